@@ -1,0 +1,3 @@
+from nova_dpo.cli import main
+
+raise SystemExit(main())

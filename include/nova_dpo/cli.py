@@ -1,0 +1,47 @@
+"""``nova-dpo`` / ``python -m nova_dpo``: the command line of the pipeline.
+
+Each area of the project contributes its commands from a ``commands`` module that exposes
+``add_commands(subparsers)``; every command handler takes the parsed arguments and returns an exit code.
+Airflow tasks call the same functions the handlers call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# Modules that contribute sub-commands, in the order they are listed in ``--help``.
+COMMAND_MODULES = (
+    "nova_dpo.demo",
+    "nova_dpo.data.commands",
+    "nova_dpo.evaluation.commands",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nova-dpo", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_commands(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.handler(args) or 0)
+    except (ValueError, FileNotFoundError) as err:
+        logging.getLogger("nova_dpo").error("%s", err)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The data stage: When2Call loading, synthesis, Nova DPO formatting, validation, splits and versions."""

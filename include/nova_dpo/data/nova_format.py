@@ -1,0 +1,136 @@
+"""When2Call rows → Amazon Nova ``bedrock-conversation-2024`` DPO records and ``gen_qa`` evaluation rows.
+
+The system prompt and the tool-call rewriting follow AWS's Nova DPO sample: tools are listed as ``toolSpec``
+JSON inside ``<tools></tools>``, and the model is asked for ``{"name", "parameters"}`` objects, so a
+When2Call ``<TOOLCALL>[...]</TOOLCALL>`` answer is rewritten into that shape.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+import orjson
+
+from nova_dpo.data.when2call import PreferenceRow, RowError, infer_category
+from nova_dpo.toolcalls import TOOLCALL_OPEN, format_nova_toolcalls, parse_when2call_toolcalls
+
+SCHEMA_VERSION = "bedrock-conversation-2024"
+SYSTEM_PROMPT_HEAD = (
+    "You may call one or more functions to assist with the user query.\n\n"
+    "You are provided with function signatures within <tools></tools> XML tags:\n<tools>\n"
+)
+SYSTEM_PROMPT_TAIL = (
+    "\n</tools>\n\nFor each function call, return a json object with function name and parameters:\n"
+    '{"name": function name, "parameters": dictionary of argument name and its value}'
+)
+
+
+def _json_schema(schema: Any) -> Any:
+    """When2Call (from BFCL) writes ``"type": "dict"``; JSON Schema, which Bedrock's toolSpec takes, says object."""
+    if isinstance(schema, dict):
+        return {
+            key: ("object" if key == "type" and value == "dict" else _json_schema(value))
+            for key, value in schema.items()
+        }
+    if isinstance(schema, list):
+        return [_json_schema(item) for item in schema]
+    return schema
+
+
+def tool_spec(tool: dict[str, Any]) -> dict[str, Any]:
+    """A When2Call tool definition as a Bedrock ``toolSpec``."""
+    name = tool.get("name")
+    if not isinstance(name, str) or not name:
+        raise RowError("bad_tools", f"tool definition without a name: {json.dumps(tool)[:120]}")
+    parameters = tool.get("parameters") or {"type": "object", "properties": {}}
+    if not isinstance(parameters, dict):
+        raise RowError("bad_tools", f"tool {name!r}: parameters must be a JSON-schema object")
+    return {
+        "toolSpec": {
+            "name": name,
+            "description": tool.get("description") or "",
+            "inputSchema": {"json": _json_schema(parameters)},
+        }
+    }
+
+
+@lru_cache(maxsize=65536)
+def _tool_spec_json(tool: str) -> str:
+    # Rows share a small catalogue of tools: each distinct definition is parsed and rendered once.
+    try:
+        parsed = orjson.loads(tool)
+    except orjson.JSONDecodeError as err:
+        raise RowError("bad_tools", f"tool definition is not valid JSON: {err}") from err
+    if not isinstance(parsed, dict):
+        raise RowError("bad_tools", "a tool definition must be a JSON object")
+    return json.dumps(tool_spec(parsed))
+
+
+def system_prompt(tools: tuple[str | dict[str, Any], ...]) -> str:
+    """The Nova system prompt that offers ``tools`` (the AWS sample's wording)."""
+    specs = [_tool_spec_json(t) if isinstance(t, str) else json.dumps(tool_spec(t)) for t in tools]
+    # Equal to json.dumps({"tools": [...]}) without re-serializing the cached specs.
+    return SYSTEM_PROMPT_HEAD + '{"tools": [' + ", ".join(specs) + "]}" + SYSTEM_PROMPT_TAIL
+
+
+def nova_answer(text: str) -> str:
+    """An assistant answer in the shape the Nova system prompt asks for."""
+    if TOOLCALL_OPEN not in text:
+        return text.strip()
+    try:
+        calls = parse_when2call_toolcalls(text)
+    except ValueError as err:
+        raise RowError("bad_toolcall", str(err)) from err
+    return format_nova_toolcalls(calls or [])
+
+
+def expected_tool_calls(text: str) -> list[dict[str, Any]] | None:
+    """The calls a When2Call answer makes, or None when it makes none."""
+    try:
+        return parse_when2call_toolcalls(text)
+    except ValueError as err:
+        raise RowError("bad_toolcall", str(err)) from err
+
+
+def _text(text: str) -> list[dict[str, str]]:
+    return [{"text": text}]
+
+
+def dpo_record(row: PreferenceRow, system: str) -> dict[str, Any]:
+    """The Nova DPO training record: prior turns, then a final assistant turn with two candidates."""
+    messages: list[dict[str, Any]] = [{"role": role, "content": _text(text)} for role, text in row.messages]
+    messages.append(
+        {
+            "role": "assistant",
+            "candidates": [
+                {"content": _text(nova_answer(row.chosen)), "preferenceLabel": "preferred"},
+                {"content": _text(nova_answer(row.rejected)), "preferenceLabel": "non-preferred"},
+            ],
+        }
+    )
+    return {"schemaVersion": SCHEMA_VERSION, "system": _text(system), "messages": messages}
+
+
+def gen_qa_query(row: PreferenceRow) -> str:
+    """The ``query`` of a gen_qa row: the user turn, or a multi-turn conversation in the sample's markup."""
+    if len(row.messages) == 1:
+        return row.messages[0][1]
+    names = {"user": "##User: ", "assistant": "##Assistant: "}
+    return "\n".join(names[role] + text for role, text in row.messages)
+
+
+def gen_qa_record(row: PreferenceRow, system: str, prompt_id: str) -> dict[str, Any]:
+    """A Nova ``gen_qa`` evaluation row; ``metadata`` (a JSON string, as Nova requires) says what was due."""
+    metadata = {
+        "prompt_id": prompt_id,
+        "category": infer_category(row.chosen),
+        "expected_tool_calls": expected_tool_calls(row.chosen),
+    }
+    return {
+        "system": system,
+        "query": gen_qa_query(row),
+        "response": nova_answer(row.chosen),
+        "metadata": json.dumps(metadata, sort_keys=True),
+    }

@@ -1,0 +1,235 @@
+"""The data stage: a When2Call-schema source → validated Nova DPO splits and a gen_qa set, published once.
+
+One streaming pass reads each row, normalizes it, formats the Nova DPO record, validates it, and appends it
+to the file of its split (``train.jsonl``, ``validation.jsonl``; test rows become ``gen_qa.jsonl``). Rows that
+fail go to ``quarantine.jsonl`` with their reason. The files are written to a local staging folder, hashed,
+and published under ``{root}/datasets/{source}/{version}/{sha12}/`` with ``manifest.json`` last.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+import tempfile
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from nova_dpo.data import storage
+from nova_dpo.data.loading import SourceRow, iter_rows, quarantine_line
+from nova_dpo.data.nova_format import dpo_record, gen_qa_record, system_prompt
+from nova_dpo.data.splits import SPLITS, SplitRatios, assign_split, prompt_id
+from nova_dpo.data.validation import DataQualityError, Thresholds, Validator, estimate_tokens
+from nova_dpo.data.versions import DatasetVersion, resolve_dataset_version
+from nova_dpo.data.when2call import HUB_CONFIG, RowError, infer_category, normalize_row
+
+log = logging.getLogger(__name__)
+
+SPLIT_FILES = {"train": "train.jsonl", "validation": "validation.jsonl", "test": "gen_qa.jsonl"}
+QUARANTINE_FILE = "quarantine.jsonl"
+MANIFEST_SCHEMA = "nova-dpo/prepared-dataset/1"
+# gen_qa: "context length (system + query) should be less than 3.5k" tokens (Nova evaluation docs).
+GEN_QA_MAX_CONTEXT_TOKENS = 3500
+PROGRESS_EVERY_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class PrepareParams:
+    """Parameters of the data stage (recorded in the manifest).
+
+    :param ratios: train / validation / test shares, assigned by prompt hash.
+    :param max_length: the recipe's ``training_config.max_length``; longer records are quarantined.
+    :param thresholds: the minimum valid share and count below which the stage fails.
+    :param hub_config: the Hub dataset config to read.
+    """
+
+    ratios: SplitRatios = field(default_factory=SplitRatios)
+    max_length: int = 4096
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    hub_config: str = HUB_CONFIG
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PreparedDataset:
+    """Where a prepared version lives, its manifest, and whether this call wrote it."""
+
+    uri: str
+    manifest: dict[str, Any]
+    published: bool
+
+    def file_uri(self, split: str) -> str:
+        return f"{self.uri.rstrip('/')}/{SPLIT_FILES[split]}"
+
+
+class _Writers:
+    """Append-only JSONL files of the staging folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.handles = {name: (folder / name).open("wb", buffering=1 << 20) for name in self.names()}
+
+    @staticmethod
+    def names() -> list[str]:
+        return [*SPLIT_FILES.values(), QUARANTINE_FILE]
+
+    def write(self, name: str, line: bytes) -> None:
+        self.handles[name].write(line)
+
+    def close(self) -> None:
+        for handle in self.handles.values():
+            handle.close()
+
+
+class _Stage:
+    """One streaming pass over the source rows."""
+
+    def __init__(self, params: PrepareParams, writers: _Writers) -> None:
+        self.params = params
+        self.writers = writers
+        self.validator = Validator(params.max_length)
+        self.by_split: dict[str, Counter[str]] = {split: Counter() for split in SPLITS}
+
+    def add(self, row: SourceRow) -> None:
+        if row.problem is not None:
+            problem = self.validator.reject(row.problem, row.detail)
+            self.writers.write(QUARANTINE_FILE, quarantine_line(row, problem.reason, problem.detail))
+            return
+        try:
+            pair = normalize_row(row.value)
+            system = system_prompt(pair.tools)
+            record = dpo_record(pair, system)
+        except RowError as err:
+            self.validator.reject(err.reason, err.detail)
+            self.writers.write(QUARANTINE_FILE, quarantine_line(row, err.reason, err.detail))
+            return
+        pid = prompt_id(pair.messages)
+        split = assign_split(pid, self.params.ratios)
+        line = orjson.dumps(record)
+        if split == "test":
+            # Test rows are evaluated, not trained on: what is published for them is the gen_qa row.
+            qa = gen_qa_record(pair, system, pid)
+            context = estimate_tokens(len(qa["system"]) + len(qa["query"]))
+            if context > GEN_QA_MAX_CONTEXT_TOKENS:
+                problem = self.validator.reject(
+                    "gen_qa_too_long", f"system + query is about {context} tokens, over Nova's gen_qa limit"
+                )
+            else:
+                problem = self.validator.check(record, canonical=line)
+                line = orjson.dumps(qa)
+        else:
+            problem = self.validator.check(record, canonical=line)
+        if problem is not None:
+            self.writers.write(QUARANTINE_FILE, quarantine_line(row, problem.reason, problem.detail))
+            return
+        self.writers.write(SPLIT_FILES[split], line + b"\n")
+        self.by_split[split][infer_category(pair.chosen)] += 1
+
+
+def _manifest(
+    version: DatasetVersion,
+    params: PrepareParams,
+    stage: _Stage,
+    files: dict[str, dict[str, Any]],
+    address: str,
+) -> dict[str, Any]:
+    splits = {
+        split: {"rows": sum(counts.values()), "by_category": dict(sorted(counts.items()))}
+        for split, counts in stage.by_split.items()
+    }
+    return {
+        "schema": MANIFEST_SCHEMA,
+        "source": version.to_dict(),
+        "content_sha256": address,
+        "parameters": params.to_dict(),
+        "counts": {**stage.validator.report.to_dict(), "splits": splits},
+        "files": files,
+    }
+
+
+def prepare_dataset(
+    source: str,
+    root: Any,
+    *,
+    logical_date: dt.datetime | dt.date | None = None,
+    revision: str | None = None,
+    params: PrepareParams | None = None,
+    version: DatasetVersion | None = None,
+) -> PreparedDataset:
+    """Prepare ``source`` as Nova DPO data under ``root`` (a local folder or ``s3://`` URI).
+
+    :param version: an already resolved version (else resolved from ``logical_date`` and ``revision``).
+    :raises DataQualityError: when the valid rows fall under ``params.thresholds``; the quarantine file is
+        kept under ``{root}/quarantine/`` and named in the message.
+    """
+    params = params or PrepareParams()
+    version = version or resolve_dataset_version(source, logical_date, revision)
+    root_path = storage.as_path(root)
+    log.info("preparing %s version %s (%s)", version.source, version.version, version.kind)
+    staging = Path(tempfile.mkdtemp(prefix="nova-dpo-prepare-"))
+    try:
+        stage = _run_stage(version, params, staging)
+        kept = root_path / "quarantine" / version.name / version.version / QUARANTINE_FILE
+        try:
+            params.thresholds.check(stage.validator.report, storage.uri(kept))
+        except DataQualityError:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            with (staging / QUARANTINE_FILE).open("rb") as src, kept.open("wb") as dst:
+                shutil.copyfileobj(src, dst)
+            raise
+        files = {
+            name: {
+                "sha256": storage.sha256_file(staging / name),
+                "bytes": (staging / name).stat().st_size,
+                "rows": _count_lines(staging / name),
+            }
+            for name in _Writers.names()
+        }
+        address = storage.content_hash({name: meta["sha256"] for name, meta in files.items()})
+        manifest = _manifest(version, params, stage, files, address)
+        (staging / storage.MANIFEST).write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
+        destination = root_path / "datasets" / version.name / version.version / address[:12]
+        published = storage.publish_directory(staging, destination)
+        if not published:
+            log.info("%s already holds this content; nothing uploaded", storage.uri(destination))
+            manifest = orjson.loads((destination / storage.MANIFEST).read_bytes())
+        return PreparedDataset(storage.uri(destination), manifest, published)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _run_stage(version: DatasetVersion, params: PrepareParams, staging: Path) -> _Stage:
+    writers = _Writers(staging)
+    stage = _Stage(params, writers)
+    started = time.monotonic()
+    try:
+        for count, row in enumerate(iter_rows(version, params.hub_config), start=1):
+            stage.add(row)
+            if count % PROGRESS_EVERY_ROWS == 0:
+                elapsed = time.monotonic() - started
+                log.info("%d rows read, %.0f rows/s", count, count / elapsed)
+    finally:
+        writers.close()
+    report = stage.validator.report
+    elapsed = max(time.monotonic() - started, 1e-9)
+    log.info(
+        "read %d rows in %.1f s (%.0f rows/s): %d valid, %d quarantined %s",
+        report.rows,
+        elapsed,
+        report.rows / elapsed,
+        report.valid,
+        report.quarantined_total,
+        dict(report.quarantined),
+    )
+    return stage
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))

@@ -1,0 +1,114 @@
+"""The When2Call ``train_pref`` schema: normalizing a raw row and naming its behaviour.
+
+A row has ``tools`` (tool definitions as dicts or JSON strings), ``messages`` (the conversation so far),
+``chosen_response`` and ``rejected_response`` (assistant messages, or bare strings) and optional rewards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from nova_dpo.toolcalls import TOOLCALL_OPEN
+
+HUB_DATASET = "nvidia/When2Call"
+HUB_CONFIG = "train_pref"
+
+TOOL_CALL = "tool_call"
+REQUEST_FOR_INFO = "request_for_info"
+CANNOT_ANSWER = "cannot_answer"
+CATEGORIES = (TOOL_CALL, REQUEST_FOR_INFO, CANNOT_ANSWER)
+
+
+class RowError(ValueError):
+    """A source row that cannot be used; ``reason`` is a short code counted in the manifest."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class PreferenceRow:
+    """One normalized When2Call preference pair."""
+
+    tools: tuple[str | dict[str, Any], ...]
+    messages: tuple[tuple[str, str], ...]
+    chosen: str
+    rejected: str
+
+
+def infer_category(answer: str) -> str:
+    """The When2Call behaviour of an answer.
+
+    ``train_pref`` carries no category column, so it is read off the chosen answer: a ``<TOOLCALL>`` block
+    is a tool call, a question asks for missing information, anything else declines.
+    """
+    if TOOLCALL_OPEN in answer:
+        return TOOL_CALL
+    if answer.rstrip().endswith("?"):
+        return REQUEST_FOR_INFO
+    return CANNOT_ANSWER
+
+
+def _answer_text(value: Any, field: str) -> str:
+    if isinstance(value, dict):
+        value = value.get("content")
+    if isinstance(value, list):  # content blocks, e.g. [{"type": "text", "text": ...}]
+        value = "".join(block.get("text", "") for block in value if isinstance(block, dict))
+    if not isinstance(value, str):
+        raise RowError("schema", f"{field} must be a string or an assistant message with string content")
+    return value
+
+
+def _tools(value: Any) -> tuple[str | dict[str, Any], ...]:
+    if isinstance(value, str):  # the whole list serialized as one JSON string
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError as err:
+            raise RowError("bad_tools", f"tools is a string that is not JSON: {err}") from err
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise RowError("bad_tools", "tools must be a list of tool definitions (dicts or JSON strings)")
+    for tool in value:
+        if not isinstance(tool, (str, dict)):
+            raise RowError(
+                "bad_tools", f"a tool definition must be a dict or a JSON string, got {tool!r:.80}"
+            )
+    return tuple(value)
+
+
+def _messages(value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, list) or not value:
+        raise RowError("schema", "messages must be a non-empty list of {role, content}")
+    turns = []
+    for message in value:
+        if not isinstance(message, dict):
+            raise RowError("schema", "every message must be an object with role and content")
+        role = message.get("role")
+        if role not in ("user", "assistant"):
+            raise RowError("bad_role", f"message role must be 'user' or 'assistant', got {role!r}")
+        turns.append((role, _answer_text(message, f"{role} message")))
+    return tuple(turns)
+
+
+def normalize_row(raw: Any) -> PreferenceRow:
+    """Check the shape of a raw ``train_pref`` row and return it normalized.
+
+    :raises RowError: with a reason code when the row does not have the When2Call schema.
+    """
+    if not isinstance(raw, dict):
+        raise RowError("schema", "a row must be a JSON object")
+    missing = [key for key in ("messages", "chosen_response", "rejected_response") if key not in raw]
+    if missing:
+        raise RowError("schema", f"missing field(s): {', '.join(missing)}")
+    return PreferenceRow(
+        tools=_tools(raw.get("tools")),
+        messages=_messages(raw["messages"]),
+        chosen=_answer_text(raw["chosen_response"], "chosen_response"),
+        rejected=_answer_text(raw["rejected_response"], "rejected_response"),
+    )

@@ -1,0 +1,83 @@
+"""Tool-call text in the two forms the project meets.
+
+* When2Call serializes calls as ``<TOOLCALL>[{"name": ..., "arguments": {...}}]</TOOLCALL>``.
+* The Nova system prompt (the AWS sample's) asks the model for one JSON object per call,
+  ``{"name": ..., "parameters": {...}}``; we write one object per line.
+
+Both the data stage (which rewrites the first into the second) and the evaluation (which parses what a
+model generated) use this module, so the format has one definition.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+TOOLCALL_OPEN = "<TOOLCALL>"
+TOOLCALL_CLOSE = "</TOOLCALL>"
+_TOOLCALL_RE = re.compile(r"<TOOLCALL>(.*?)</TOOLCALL>", re.DOTALL)
+_DECODER = json.JSONDecoder()
+
+ToolCall = dict[str, Any]
+
+
+def parse_when2call_toolcalls(text: str) -> list[ToolCall] | None:
+    """The calls in a When2Call answer, as ``{"name", "arguments"}`` dicts, or None if it holds no call.
+
+    :raises ValueError: when the ``<TOOLCALL>`` block is present but is not a JSON list of calls.
+    """
+    match = _TOOLCALL_RE.search(text)
+    if match is None:
+        return None
+    try:
+        calls = json.loads(match.group(1))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"<TOOLCALL> block is not valid JSON: {err}") from err
+    if isinstance(calls, dict):
+        calls = [calls]
+    if not isinstance(calls, list) or not calls:
+        raise ValueError("<TOOLCALL> block must hold a non-empty JSON list of calls")
+    for call in calls:
+        if not isinstance(call, dict) or not isinstance(call.get("name"), str):
+            raise ValueError(f"tool call without a string 'name': {call!r}")
+        arguments = call.get("arguments", call.get("parameters", {}))
+        if isinstance(arguments, str):
+            arguments = json.loads(arguments)
+        if not isinstance(arguments, dict):
+            raise ValueError(f"tool call {call['name']!r} has arguments that are not an object")
+        call["arguments"] = arguments
+        call.pop("parameters", None)
+    return calls
+
+
+def format_when2call_toolcalls(calls: list[ToolCall]) -> str:
+    """The When2Call serialization of ``calls`` (each ``{"name", "arguments"}``)."""
+    payload = [{"name": c["name"], "arguments": c["arguments"]} for c in calls]
+    return f"{TOOLCALL_OPEN}{json.dumps(payload)}{TOOLCALL_CLOSE}"
+
+
+def format_nova_toolcalls(calls: list[ToolCall]) -> str:
+    """The answer the Nova system prompt asks for: one ``{"name", "parameters"}`` object per line."""
+    return "\n".join(json.dumps({"name": c["name"], "parameters": c["arguments"]}) for c in calls)
+
+
+def parse_nova_toolcalls(text: str) -> list[ToolCall]:
+    """Every ``{"name": ..., "parameters": ...}`` object found in generated text, in order.
+
+    Lenient on purpose (models add prose or code fences around calls): it scans for JSON objects and keeps
+    those with a string ``name``. Returns ``[]`` when the text makes no call.
+    """
+    calls: list[ToolCall] = []
+    index = text.find("{")
+    while index != -1:
+        try:
+            obj, end = _DECODER.raw_decode(text, index)
+        except json.JSONDecodeError:
+            index = text.find("{", index + 1)
+            continue
+        if isinstance(obj, dict) and isinstance(obj.get("name"), str):
+            arguments = obj.get("parameters", obj.get("arguments", {}))
+            calls.append({"name": obj["name"], "arguments": arguments if isinstance(arguments, dict) else {}})
+        index = text.find("{", end)
+    return calls

@@ -1,0 +1,37 @@
+"""Suite-wide settings: nothing reaches a network, and AWS credentials are fake."""
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """A moto server on 127.0.0.1 for clients that moto's in-process mock cannot patch (s3fs/aiobotocore)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_root(moto_server):
+    """An empty bucket on the moto server, as a universal-pathlib path (what ObjectStoragePath also is)."""
+    import uuid
+
+    import boto3
+    from upath import UPath
+
+    bucket = f"nova-dpo-test-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1").create_bucket(Bucket=bucket)
+    return UPath(f"s3://{bucket}/root", client_kwargs={"endpoint_url": moto_server})
