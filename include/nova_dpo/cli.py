@@ -16,6 +16,7 @@ import sys
 COMMAND_MODULES = (
     "nova_dpo.demo",
     "nova_dpo.data.commands",
+    "nova_dpo.recipes.commands",
     "nova_dpo.evaluation.commands",
 )
 
