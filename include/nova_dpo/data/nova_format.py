@@ -70,7 +70,8 @@ def _tool_spec_json(tool: str) -> str:
 
 def system_prompt(tools: tuple[str | dict[str, Any], ...]) -> str:
     """The Nova system prompt that offers ``tools`` (the AWS sample's wording)."""
-    specs = [_tool_spec_json(t) if isinstance(t, str) else json.dumps(tool_spec(t)) for t in tools]
+    # Dict tools are keyed by their compact JSON, so they hit the same cache as string tools.
+    specs = [_tool_spec_json(t if isinstance(t, str) else orjson.dumps(t).decode()) for t in tools]
     # Equal to json.dumps({"tools": [...]}) without re-serializing the cached specs.
     return SYSTEM_PROMPT_HEAD + '{"tools": [' + ", ".join(specs) + "]}" + SYSTEM_PROMPT_TAIL
 

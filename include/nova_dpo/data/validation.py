@@ -24,6 +24,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -44,6 +45,16 @@ LABELS = ("preferred", "non-preferred")
 # Nova's tokenizer is not public. English text runs near 4 characters a token; 3 keeps the estimate on the
 # side of caution so a record we accept is not truncated or refused by the job.
 CHARS_PER_TOKEN = 3.0
+
+
+def _reserved_in(text: str) -> str | None:
+    match = _RESERVED_RE.search(text)
+    return match.group() if match else None
+
+
+# The system prompt (the tool list) is most of a record's text and repeats across rows that offer the same
+# tools: scan each distinct one once.
+_reserved_in_system = lru_cache(maxsize=4096)(_reserved_in)
 
 
 def estimate_tokens(characters: int) -> int:
@@ -148,13 +159,19 @@ def check_record(record: Any, max_length: int) -> list[str]:
             if "candidates" in message:
                 raise InvalidRecord("schema", f"message {index}: only the last message may have candidates")
             texts += _texts(message.get("content"), f"message {index}")
-    joined = "\n".join(texts)
-    reserved = _RESERVED_RE.search(joined)
+    system_texts = len(system)
+    reserved = next(
+        (
+            found
+            for index, text in enumerate(texts)
+            if (found := (_reserved_in_system(text) if index < system_texts else _reserved_in(text)))
+        ),
+        None,
+    )
     if reserved:
-        raise InvalidRecord("reserved_string", f"contains the reserved string {reserved.group()!r}")
+        raise InvalidRecord("reserved_string", f"contains the reserved string {reserved!r}")
     # Both candidates share the prompt, so the longer one bounds the sequence the trainer sees.
-    longest_candidate = max(len(texts[-1]), len(texts[-2]))
-    characters = len(joined) - len(texts[-1]) - len(texts[-2]) + longest_candidate
+    characters = sum(map(len, texts[:-2])) + max(len(texts[-1]), len(texts[-2]))
     if estimate_tokens(characters) > max_length:
         raise InvalidRecord(
             "too_long",

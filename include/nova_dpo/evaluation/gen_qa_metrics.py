@@ -140,6 +140,9 @@ def score_example(record: InferenceRecord) -> dict[str, Any]:
     row["bleu"] = sentence_bleu(prediction, gold)
     row["bleu_statistics"] = bleu_statistics(prediction, gold)
     row.update(score_tool_use(prediction, expectation_from(gold, record.metadata)))
+    # The gate pairs candidate and baseline rows by prompt, whatever order each evaluation wrote them in.
+    if isinstance(record.metadata, Mapping) and record.metadata.get("prompt_id"):
+        row["prompt_id"] = record.metadata["prompt_id"]
     return row
 
 
