@@ -1,0 +1,294 @@
+"""Detached local jobs, exercised with the worker's ``sleep`` kind: real processes, no model."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+import nova_dpo
+from nova_dpo.platforms.base import JobConflictError, JobNotFoundError, JobRef, JobStatus
+from nova_dpo.platforms.local import jobs, worker
+from nova_dpo.platforms.local.jobs import LocalJobRunner
+
+LONG = {"seconds": 60.0, "message": "never printed"}
+
+
+@pytest.fixture
+def runner(tmp_path: Path):
+    runner = LocalJobRunner(tmp_path, stop_grace_seconds=2.0)
+    yield runner
+    # Every job a test started ends with it, whichever process started it.
+    for ref in runner.list_jobs():
+        runner.stop(ref)
+
+
+def status_file(runner: LocalJobRunner, name: str) -> dict:
+    return json.loads((runner.job_dir(name) / worker.STATUS_FILE).read_text())
+
+
+def wait_for(predicate, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+    return value
+
+
+def wait_until_running(runner: LocalJobRunner, ref: JobRef) -> None:
+    """Until the job reports progress: its process has started the job function."""
+    wait_for(lambda: runner.describe(ref).progress)
+
+
+def processes_running(job_dir: Path) -> list[int]:
+    """The pids of live processes whose command line names ``job_dir``."""
+    pids = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        if (
+            str(job_dir.resolve()) in (process.info["cmdline"] or [])
+            and process.info["status"] != psutil.STATUS_ZOMBIE
+        ):
+            pids.append(process.pid)
+    return pids
+
+
+def group_is_gone(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_a_job_runs_to_completion_and_reports_progress(runner):
+    ref = runner.submit("sleeper", "sleep", {"seconds": 1.5, "message": "good night"})
+
+    assert ref == JobRef(platform="local", name="sleeper", handle=str(runner.job_dir("sleeper")))
+    running = wait_for(lambda: (state := runner.describe(ref)).progress.get("fraction", 0) > 0 and state)
+    assert running.status is JobStatus.IN_PROGRESS
+    assert running.started is not None
+    assert running.ended is None
+    state = runner.wait(ref, timeout=15)
+    assert state.status is JobStatus.COMPLETED
+    assert state.failure_reason is None
+    assert state.progress["fraction"] == 1.0
+    assert state.billable_seconds >= 1
+    assert state.ended > state.started
+    assert status_file(runner, "sleeper")["exit_code"] == 0
+    outputs = runner.outputs(ref)
+    assert outputs.result == {"message": "good night", "seconds": 1.5}
+    assert outputs.output_uri == (runner.job_dir("sleeper") / "output").as_uri()
+    assert (runner.job_dir("sleeper") / "output" / "message.txt").read_text() == "good night\n"
+    assert "good night" in runner.log_tail(ref)
+
+
+def test_a_job_outlives_its_parent_and_is_reattached_by_name(runner, tmp_path):
+    spec = {"seconds": 3.0}
+    parent = (
+        "import sys\n"
+        "from nova_dpo.platforms.local.jobs import LocalJobRunner\n"
+        "LocalJobRunner(sys.argv[1]).submit('survivor', 'sleep', {'seconds': 3.0})\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(nova_dpo.__file__).parent.parent)}
+    subprocess.run([sys.executable, "-c", parent, str(tmp_path)], env=env, check=True, timeout=30)
+
+    job_dir = runner.job_dir("survivor")
+    first = status_file(runner, "survivor")
+    assert worker.process_identity(first["pid"]) == first["process"], "the job died with its parent"
+    job_file = job_dir / worker.JOB_FILE
+    before = (job_file.read_bytes(), job_file.stat().st_mtime_ns)
+
+    ref = runner.submit("survivor", "sleep", spec)
+
+    assert runner.describe(ref).status is JobStatus.IN_PROGRESS
+    assert processes_running(job_dir) == [first["pid"]]
+    assert (job_file.read_bytes(), job_file.stat().st_mtime_ns) == before
+    assert runner.wait(ref, timeout=15).status is JobStatus.COMPLETED
+    assert status_file(runner, "survivor")["pid"] == first["pid"]
+
+
+def test_a_killed_job_is_failed_with_its_log_tail(runner, tmp_path):
+    ref = runner.submit("doomed", "sleep", LONG)
+    wait_until_running(runner, ref)
+
+    os.killpg(status_file(runner, "doomed")["pgid"], signal.SIGKILL)
+
+    # A runner in another process (the triggerer, a retried task) knows only the job folder.
+    observer = LocalJobRunner(tmp_path)
+    state = wait_for(lambda: (state := observer.describe(ref)).is_terminal and state)
+    assert state.status is JobStatus.FAILED
+    assert "without having reported a result" in state.failure_reason
+    assert "Job doomed (sleep) started" in state.failure_reason  # the log's tail
+    assert status_file(runner, "doomed")["status"] == "Failed"  # recorded, not only reported
+    assert runner.describe(ref).status is JobStatus.FAILED
+
+
+def test_a_killed_job_started_here_names_the_signal(runner):
+    ref = runner.submit("doomed-here", "sleep", LONG)
+    wait_until_running(runner, ref)
+
+    pgid = status_file(runner, "doomed-here")["pgid"]
+    os.killpg(pgid, signal.SIGKILL)
+    wait_for(lambda: group_is_gone(pgid))  # reaped by the runner, which so learns how it ended
+
+    state = runner.describe(ref)
+    assert state.status is JobStatus.FAILED
+    assert "was killed by SIGKILL" in state.failure_reason
+
+
+def test_a_job_that_raises_is_failed_with_the_message(runner):
+    ref = runner.submit("faulty", "sleep", {"seconds": 0.1, "fail": True, "message": "the sky fell"})
+
+    state = runner.wait(ref, timeout=15)
+
+    assert state.status is JobStatus.FAILED
+    assert state.failure_reason.startswith("RuntimeError: the sky fell")
+    assert "Traceback" in state.failure_reason
+    assert status_file(runner, "faulty")["exit_code"] == worker.EXIT_FAILED
+    with pytest.raises(ValueError, match="only a completed job has outputs"):
+        runner.outputs(ref)
+
+
+def test_an_unknown_spec_key_fails_the_job(runner):
+    state = runner.wait(runner.submit("typo", "sleep", {"secs": 1}), timeout=15)
+
+    assert state.status is JobStatus.FAILED
+    assert "secs" in state.failure_reason
+
+
+def test_stop_ends_the_job_and_its_process_group(runner):
+    ref = runner.submit("stoppable", "sleep", LONG)
+    wait_until_running(runner, ref)
+    pgid = status_file(runner, "stoppable")["pgid"]
+
+    runner.stop(ref)
+
+    state = runner.describe(ref)
+    assert state.status is JobStatus.STOPPED
+    assert state.failure_reason is None
+    assert status_file(runner, "stoppable")["exit_code"] == worker.EXIT_STOPPED  # the worker's own record
+    assert wait_for(lambda: group_is_gone(pgid), timeout=5)
+    runner.stop(ref)  # a no-op once stopped
+    assert runner.describe(ref).status is JobStatus.STOPPED
+
+
+def test_stop_kills_a_job_that_ignores_sigterm(tmp_path):
+    runner = LocalJobRunner(tmp_path, stop_grace_seconds=0.3)
+    ref = runner.submit("stubborn", "sleep", LONG)
+    wait_until_running(runner, ref)
+    pgid = status_file(runner, "stubborn")["pgid"]
+    os.killpg(pgid, signal.SIGSTOP)  # a stopped process cannot handle SIGTERM; SIGKILL still works
+
+    runner.stop(ref)
+
+    assert runner.describe(ref).status is JobStatus.STOPPED
+    assert wait_for(lambda: group_is_gone(pgid), timeout=5)
+
+
+def test_max_run_stops_the_job(runner):
+    state = runner.wait(runner.submit("slow", "sleep", LONG, max_run=0.3), timeout=15)
+
+    assert state.status is JobStatus.STOPPED
+    assert state.failure_reason.startswith("MaxRuntimeExceeded")
+
+
+def test_resubmitting_with_another_definition_is_refused(runner):
+    runner.submit("once", "sleep", {"seconds": 0.1})
+
+    with pytest.raises(JobConflictError, match=r"spec\.seconds"):
+        runner.submit("once", "sleep", {"seconds": 0.2})
+    with pytest.raises(JobConflictError, match="max_run"):
+        runner.submit("once", "sleep", {"seconds": 0.1}, max_run=5)
+    assert runner.submit("once", "sleep", {"seconds": 0.1}).name == "once"
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "spec", "error"),
+    [
+        ("bad_name", "sleep", {}, "job name"),
+        ("x" * 64, "sleep", {}, "job name"),
+        ("ok", "juggling", {}, "Unknown job kind"),
+        ("ok", "sleep", {"when": object()}, "JSON-serializable"),
+    ],
+)
+def test_bad_submissions_are_refused_before_anything_starts(runner, name, kind, spec, error):
+    with pytest.raises(ValueError, match=error):
+        runner.submit(name, kind, spec)
+    assert runner.list_jobs() == []
+
+
+def test_unknown_jobs_and_foreign_refs_are_refused(runner):
+    with pytest.raises(JobNotFoundError):
+        runner.describe(runner.ref("nobody"))
+    with pytest.raises(ValueError, match="sagemaker"):
+        runner.describe(JobRef(platform="sagemaker", name="x", handle="arn:aws:sagemaker:..."))
+
+
+def test_outputs_are_found_by_nova_file_names(runner):
+    # A completed training-and-evaluation-like job folder, written as the worker would leave it.
+    job_dir = runner.job_dir("finished")
+    output = job_dir / "output"
+    (output / "checkpoint").mkdir(parents=True)
+    (output / "run" / "eval_results").mkdir(parents=True)
+    (job_dir / "job.json").write_text(json.dumps({"name": "finished", "kind": "sleep", "spec": {}}))
+    (job_dir / "status.json").write_text(json.dumps({"status": "Completed", "started": None}))
+    (job_dir / "result.json").write_text(json.dumps({"train_loss": 0.4}))
+    checkpoint = (output / "checkpoint").as_uri()
+    (output / "manifest.json").write_text(json.dumps({"checkpoint_s3_bucket": checkpoint}))
+    (output / "step_wise_training_metrics.csv").write_text("step_number,training_loss\n1,0.7\n")
+    for stamp in ("2026-01-01T10-00-00.000001", "2026-01-02T10-00-00.000001"):
+        (output / "run" / "eval_results" / f"results_{stamp}.json").write_text("{}")
+    (output / "run" / "eval_results" / "inference_output.jsonl").write_text("")
+
+    outputs = runner.outputs(runner.ref("finished"))
+
+    assert outputs.checkpoint_uri == checkpoint
+    assert outputs.manifest == {"checkpoint_s3_bucket": checkpoint}
+    assert outputs.metrics_uri.endswith("/output/step_wise_training_metrics.csv")
+    assert outputs.validation_metrics_uri is None
+    assert outputs.results_uri.endswith("/eval_results/results_2026-01-02T10-00-00.000001.json")
+    assert outputs.inference_output_uri.endswith("/eval_results/inference_output.jsonl")
+    assert outputs.result == {"train_loss": 0.4}
+
+
+@pytest.mark.parametrize("identity", [worker._proc_identity, worker._psutil_identity], ids=["proc", "psutil"])
+def test_process_identity_tells_live_processes_from_gone_ones(identity):
+    if identity is worker._proc_identity and not sys.platform.startswith("linux"):
+        pytest.skip("/proc is Linux's")
+    assert identity(os.getpid()) is not None
+    assert identity(os.getpid()) == identity(os.getpid())
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped: a zombie
+    try:
+        assert identity(child.pid) is None
+    finally:
+        child.wait()
+    assert identity(child.pid) is None
+
+
+@pytest.mark.parametrize("kind", sorted(worker.JOB_KINDS))
+def test_every_job_kind_names_a_function(kind):
+    assert callable(worker.load_job_function(kind))
+
+
+def test_an_unknown_job_kind_is_named_in_the_error():
+    with pytest.raises(ValueError, match=r"'juggling'.*evaluation, sleep, training"):
+        worker.load_job_function("juggling")
+
+
+def test_a_job_whose_process_cannot_start_is_failed_when_submit_returns(runner, monkeypatch):
+    monkeypatch.setattr(jobs, "WORKER_MODULE", "nova_dpo.no_such_worker")
+
+    state = runner.describe(runner.submit("stillborn", "sleep", {}))
+
+    assert state.status is JobStatus.FAILED
+    assert "exited with code 1 before it started the job" in state.failure_reason
+    assert "No module named" in state.failure_reason
