@@ -1,0 +1,1 @@
+"""Airflow extensions for the Nova DPO pipeline: operators, triggers, hooks and waiters."""

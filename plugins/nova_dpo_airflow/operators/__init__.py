@@ -1,0 +1,1 @@
+"""Operators: one pipeline step each."""

@@ -1,0 +1,251 @@
+"""BedrockCustomModelHook and its waiters, against botocore's Stubber (which validates every request)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from unittest import mock
+
+import boto3
+import botocore.session
+import pytest
+from aiobotocore.session import get_session as get_aio_session
+from aiobotocore.stub import AioStubber
+from botocore.exceptions import ClientError, WaiterError
+from botocore.stub import Stubber
+from botocore.waiter import WaiterModel
+
+from nova_dpo_airflow.hooks.bedrock_custom_model import WAITERS_FILE, BedrockCustomModelHook
+
+MODEL_ARN = "arn:aws:bedrock:us-east-1:123456789012:custom-model/imported/abcdef123456"
+DEPLOYMENT_ARN = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abcdef123456"
+PT_ARN = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdef123456"
+CREATED = datetime(2026, 1, 1, tzinfo=UTC)
+NO_DELAY = {"Delay": 0, "MaxAttempts": 5}
+
+
+def custom_model(status: str, **extra) -> dict:
+    return {
+        "modelArn": MODEL_ARN,
+        "modelName": "nova-dpo-1",
+        "creationTime": CREATED,
+        "modelStatus": status,
+        **extra,
+    }
+
+
+def deployment(status: str, **extra) -> dict:
+    return {
+        "customModelDeploymentArn": DEPLOYMENT_ARN,
+        "modelDeploymentName": "nova-dpo-1-od",
+        "modelArn": MODEL_ARN,
+        "createdAt": CREATED,
+        "status": status,
+        **extra,
+    }
+
+
+@pytest.fixture
+def client():
+    return boto3.client("bedrock", region_name="us-east-1")
+
+
+@pytest.fixture
+def stubber(client):
+    with Stubber(client) as stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+@pytest.fixture
+def hook(client):
+    with mock.patch.object(
+        BedrockCustomModelHook, "conn", new_callable=mock.PropertyMock, return_value=client
+    ):
+        yield BedrockCustomModelHook(aws_conn_id=None, region_name="us-east-1")
+
+
+class TestWaiterFile:
+    def test_loads_as_botocore_waiter_model(self):
+        model = WaiterModel(json.loads(WAITERS_FILE.read_text()))
+        assert set(model.waiter_names) == {
+            "custom_model_active",
+            "custom_model_deployment_active",
+            "custom_model_deployment_deleted",
+            "provisioned_model_throughput_deleted",
+        }
+
+    def test_acceptors_match_the_service_model(self):
+        """Each waiter names a real operation, and each path acceptor a real output field and enum value."""
+        service = botocore.session.get_session().get_service_model("bedrock")
+        model = WaiterModel(json.loads(WAITERS_FILE.read_text()))
+        for name in model.waiter_names:
+            config = model.get_waiter(name)
+            output = service.operation_model(config.operation).output_shape
+            for acceptor in config.acceptors:
+                if acceptor.matcher == "path":
+                    field = output.members[acceptor.argument]
+                    assert acceptor.expected in field.enum, (name, acceptor.expected)
+                else:
+                    assert acceptor.matcher == "error"
+                    assert acceptor.expected in {
+                        error.name for error in service.operation_model(config.operation).error_shapes
+                    }
+
+    def test_hook_uses_this_file(self, hook):
+        assert hook.waiter_path == WAITERS_FILE
+        assert {"custom_model_active", "custom_model_deployment_active"} <= set(hook.list_waiters())
+
+
+class TestWaiters:
+    def test_custom_model_active_retries_while_creating(self, hook, stubber):
+        stubber.add_response("get_custom_model", custom_model("Creating"), {"modelIdentifier": MODEL_ARN})
+        stubber.add_response("get_custom_model", custom_model("Creating"), {"modelIdentifier": MODEL_ARN})
+        stubber.add_response("get_custom_model", custom_model("Active"), {"modelIdentifier": MODEL_ARN})
+
+        hook.get_waiter("custom_model_active").wait(modelIdentifier=MODEL_ARN, WaiterConfig=NO_DELAY)
+
+    def test_custom_model_active_stops_on_failure(self, hook, stubber):
+        stubber.add_response("get_custom_model", custom_model("Creating"), {"modelIdentifier": MODEL_ARN})
+        stubber.add_response(
+            "get_custom_model",
+            custom_model("Failed", failureMessage="checkpoint not found"),
+            {"modelIdentifier": MODEL_ARN},
+        )
+
+        with pytest.raises(WaiterError, match="terminal failure") as err:
+            hook.get_waiter("custom_model_active").wait(modelIdentifier=MODEL_ARN, WaiterConfig=NO_DELAY)
+        assert err.value.last_response["failureMessage"] == "checkpoint not found"
+
+    def test_custom_model_active_gives_up_after_max_attempts(self, hook, stubber):
+        for _ in range(2):
+            stubber.add_response("get_custom_model", custom_model("Creating"), {"modelIdentifier": MODEL_ARN})
+
+        with pytest.raises(WaiterError, match="Max attempts exceeded"):
+            hook.get_waiter("custom_model_active").wait(
+                modelIdentifier=MODEL_ARN, WaiterConfig={"Delay": 0, "MaxAttempts": 2}
+            )
+
+    def test_deployment_active(self, hook, stubber):
+        params = {"customModelDeploymentIdentifier": DEPLOYMENT_ARN}
+        stubber.add_response("get_custom_model_deployment", deployment("Creating"), params)
+        stubber.add_response("get_custom_model_deployment", deployment("Active"), params)
+
+        hook.get_waiter("custom_model_deployment_active").wait(**params, WaiterConfig=NO_DELAY)
+
+    def test_deployment_active_stops_on_failure(self, hook, stubber):
+        params = {"customModelDeploymentIdentifier": DEPLOYMENT_ARN}
+        stubber.add_response(
+            "get_custom_model_deployment", deployment("Failed", failureMessage="quota"), params
+        )
+
+        with pytest.raises(WaiterError, match="terminal failure"):
+            hook.get_waiter("custom_model_deployment_active").wait(**params, WaiterConfig=NO_DELAY)
+
+    def test_deployment_deleted_when_not_found(self, hook, stubber):
+        params = {"customModelDeploymentIdentifier": DEPLOYMENT_ARN}
+        stubber.add_response("get_custom_model_deployment", deployment("Active"), params)
+        stubber.add_client_error(
+            "get_custom_model_deployment", "ResourceNotFoundException", expected_params=params
+        )
+
+        hook.get_waiter("custom_model_deployment_deleted").wait(**params, WaiterConfig=NO_DELAY)
+
+    def test_provisioned_throughput_deleted_when_not_found(self, hook, stubber):
+        params = {"provisionedModelId": PT_ARN}
+        stubber.add_client_error(
+            "get_provisioned_model_throughput", "ResourceNotFoundException", expected_params=params
+        )
+
+        hook.get_waiter("provisioned_model_throughput_deleted").wait(**params, WaiterConfig=NO_DELAY)
+
+    def test_deferrable_waiter_runs_on_an_async_client(self, hook):
+        async def wait_async():
+            async with get_aio_session().create_client("bedrock", region_name="us-east-1") as client:
+                with AioStubber(client) as stubber:
+                    stubber.add_response(
+                        "get_custom_model", custom_model("Creating"), {"modelIdentifier": MODEL_ARN}
+                    )
+                    stubber.add_response(
+                        "get_custom_model", custom_model("Active"), {"modelIdentifier": MODEL_ARN}
+                    )
+                    waiter = hook.get_waiter("custom_model_active", deferrable=True, client=client)
+                    await waiter.wait(modelIdentifier=MODEL_ARN, WaiterConfig=NO_DELAY)
+                    stubber.assert_no_pending_responses()
+            return waiter
+
+        waiter = asyncio.run(wait_async())
+        assert type(waiter).__module__.startswith("aiobotocore")
+
+
+class TestLookups:
+    def test_get_custom_model(self, hook, stubber):
+        stubber.add_response("get_custom_model", custom_model("Active"), {"modelIdentifier": "nova-dpo-1"})
+
+        assert hook.get_custom_model("nova-dpo-1")["modelStatus"] == "Active"
+
+    def test_get_custom_model_is_none_when_missing(self, hook, stubber):
+        stubber.add_client_error("get_custom_model", "ResourceNotFoundException", http_status_code=404)
+
+        assert hook.get_custom_model("nova-dpo-1") is None
+
+    def test_get_custom_model_raises_other_errors(self, hook, stubber):
+        stubber.add_client_error("get_custom_model", "AccessDeniedException", http_status_code=403)
+
+        with pytest.raises(ClientError, match="AccessDenied"):
+            hook.get_custom_model("nova-dpo-1")
+
+    def test_find_deployment_matches_the_exact_name_across_pages(self, hook, stubber):
+        def summary(name: str, suffix: str) -> dict:
+            return {
+                "customModelDeploymentArn": f"arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/{suffix}",
+                "customModelDeploymentName": name,
+                "modelArn": MODEL_ARN,
+                "createdAt": CREATED,
+                "status": "Active",
+            }
+
+        stubber.add_response(
+            "list_custom_model_deployments",
+            {"modelDeploymentSummaries": [summary("nova-dpo-1-od-old", "aaaaaaaaaaaa")], "nextToken": "p2"},
+            {"nameContains": "nova-dpo-1-od"},
+        )
+        stubber.add_response(
+            "list_custom_model_deployments",
+            {"modelDeploymentSummaries": [summary("nova-dpo-1-od", "bbbbbbbbbbbb")]},
+            {"nameContains": "nova-dpo-1-od", "nextToken": "p2"},
+        )
+
+        found = hook.find_custom_model_deployment("nova-dpo-1-od")
+
+        assert found["customModelDeploymentArn"].endswith("/bbbbbbbbbbbb")
+
+    def test_find_deployment_is_none_without_exact_match(self, hook, stubber):
+        stubber.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []})
+
+        assert hook.find_custom_model_deployment("nova-dpo-1-od") is None
+
+    def test_list_custom_models_newest_first_across_pages(self, hook, stubber):
+        def summary(name: str, day: int) -> dict:
+            return {
+                "modelArn": f"arn:aws:bedrock:us-east-1:123456789012:custom-model/imported/{name[-1] * 12}",
+                "modelName": name,
+                "creationTime": datetime(2026, 1, day, tzinfo=UTC),
+                "baseModelArn": "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-micro-v1:0",
+                "baseModelName": "Nova Micro",
+            }
+
+        request = {"nameContains": "nova", "sortBy": "CreationTime", "sortOrder": "Descending"}
+        stubber.add_response(
+            "list_custom_models",
+            {"modelSummaries": [summary("nova-3", 3), summary("nova-1", 1)], "nextToken": "p2"},
+            request,
+        )
+        stubber.add_response(
+            "list_custom_models", {"modelSummaries": [summary("nova-2", 2)]}, {**request, "nextToken": "p2"}
+        )
+
+        names = [model["modelName"] for model in hook.list_custom_models_newest_first("nova")]
+
+        assert names == ["nova-3", "nova-2", "nova-1"]
