@@ -43,7 +43,13 @@ def _sample_answer(text: str) -> str:
 def _sample_row(row) -> dict:
     tools = [json.loads(t) if isinstance(t, str) else t for t in row["tools"]]
     specs = [
-        {"toolSpec": {"name": t["name"], "description": t["description"], "inputSchema": {"json": t["parameters"]}}}
+        {
+            "toolSpec": {
+                "name": t["name"],
+                "description": t["description"],
+                "inputSchema": {"json": t["parameters"]},
+            }
+        }
         for t in tools
     ]
     return {
@@ -53,7 +59,10 @@ def _sample_row(row) -> dict:
             {
                 "role": "assistant",
                 "candidates": [
-                    {"content": [{"text": _sample_answer(row["chosen_response"]["content"])}], "preferenceLabel": "preferred"},
+                    {
+                        "content": [{"text": _sample_answer(row["chosen_response"]["content"])}],
+                        "preferenceLabel": "preferred",
+                    },
                     {
                         "content": [{"text": _sample_answer(row["rejected_response"]["content"])}],
                         "preferenceLabel": "non-preferred",
@@ -138,7 +147,9 @@ def main() -> int:
             if rate < 20_000:
                 failures.append(f"{rows:,} rows: prepare runs {rate:,.0f} rows/s, target ≥ 20,000")
             if rows >= 1_000_000 and prepared["peak_rss_mib"] > 1024:
-                failures.append(f"{rows:,} rows: prepare peaks at {prepared['peak_rss_mib']:,.0f} MiB, target ≤ 1 GiB")
+                failures.append(
+                    f"{rows:,} rows: prepare peaks at {prepared['peak_rss_mib']:,.0f} MiB, target ≤ 1 GiB"
+                )
     print()
     print("targets met" if not failures else "targets missed:\n  " + "\n  ".join(failures))
     return 1 if failures else 0

@@ -1,8 +1,16 @@
 """Suite-wide settings: nothing reaches a network, and AWS credentials are fake."""
 
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+# Airflow reads its settings once, at first import: point it at a scratch home before any test imports it.
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="nova-dpo-airflow-home-"))
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")

@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "nova_dpo.data.commands",
     "nova_dpo.recipes.commands",
     "nova_dpo.evaluation.commands",
+    "nova_dpo.platforms.local.commands",
 )
 
 

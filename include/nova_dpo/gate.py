@@ -16,6 +16,9 @@ summed per-example counts of the resample, exactly as its full-sample value is, 
 
 A rule that cannot be checked (a metric missing from a side, no per-example scores to test it on, no judge
 results) fails and says why; it never passes silently.
+
+The rules themselves, their validation and their JSON schema live in :mod:`nova_dpo.gate_rules`, which
+imports no numerics (the DAG file builds its trigger form from them); ``GateRules`` is importable from here.
 """
 
 from __future__ import annotations
@@ -24,185 +27,28 @@ import itertools
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from nova_dpo.evaluation.gen_qa_metrics import GEN_QA_METRICS, parse_metadata
-from nova_dpo.evaluation.results import STDERR_SUFFIX, canonical_metric_name, parse_results
+from nova_dpo.evaluation.gen_qa_metrics import parse_metadata
+from nova_dpo.evaluation.names import BEHAVIOUR_ACCURACY_PREFIX, GEN_QA_METRICS
+from nova_dpo.evaluation.results import STDERR_SUFFIX, parse_results
 from nova_dpo.evaluation.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_indices
 from nova_dpo.evaluation.text_metrics import bleu_of_summed_statistics
+from nova_dpo.gate_rules import DEFAULT_WATCHED_METRICS, GateRules
 
 # Metrics where a smaller value is better. None of the gen_qa or tool-use metrics is, but an error rate or
 # a latency would be; every comparison is oriented by this set so that "gain" always means "better".
 LOWER_IS_BETTER: frozenset[str] = frozenset()
 
-# The aggregate tool-use metrics of nova_dpo.evaluation.tool_metrics (per-category behaviour accuracies,
-# ``behaviour_accuracy_<category>``, come on top when the data holds the category).
-TOOL_USE_METRICS = (
-    "tool_call_precision",
-    "tool_call_recall",
-    "tool_call_f1",
-    "tool_name_accuracy",
-    "tool_args_exact_match",
-    "behaviour_accuracy",
-)
-DEFAULT_WATCHED_METRICS = (*GEN_QA_METRICS, *TOOL_USE_METRICS)
-BEHAVIOUR_ACCURACY_PREFIX = "behaviour_accuracy_"
 _MEAN_METRICS = tuple(name for name in GEN_QA_METRICS if name != "bleu")
 
-# Bounds of the rule values, shared by the validation and the JSON schema of the trigger-form param.
-# The resample matrix is resamples x examples floats: 10 000 x 1000 examples is 80 MB.
-MIN_RESAMPLES, MAX_RESAMPLES = 100, 10_000
-MAX_TOLERANCE = 1.0
 # Judges must beat a coin toss: Nova's lower_rate is the 2.5th percentile of the bootstrapped win rate.
 JUDGE_WIN_THRESHOLD = 0.5
 JUDGE_KEYS = ("winrate", "lower_rate", "upper_rate", "a_scores", "b_scores", "ties", "inference_error")
 _JUDGE_REQUIRED_KEYS = ("winrate", "lower_rate", "upper_rate")
-
-
-# ------------------------------------------------------------------------------------------------ rules
-
-
-@dataclass(frozen=True)
-class GateRules:
-    """What a candidate must show to be imported; built with :meth:`from_dict` from the run's param.
-
-    :param min_relative_gain: metric -> minimum relative gain over the baseline (0.05 = 5 % better); the
-        gain must also be significant (the interval of the difference lies above 0).
-    :param max_relative_regression: metric -> largest tolerated relative loss (0.02 = 2 % worse).
-    :param default_regression_tolerance: tolerated relative loss of every other metric in
-        ``watched_metrics`` that the baseline reports; None checks none of them.
-    :param watched_metrics: the metrics ``default_regression_tolerance`` guards.
-    :param require_judge_win: require the judge's ``lower_rate`` to be above 0.5.
-    :param confidence: two-sided confidence of the bootstrap intervals.
-    :param resamples: bootstrap resamples.
-    :param seed: seed of the bootstrap draw, so a verdict can be reproduced.
-    """
-
-    min_relative_gain: dict[str, float] = field(default_factory=dict)
-    max_relative_regression: dict[str, float] = field(default_factory=dict)
-    default_regression_tolerance: float | None = None
-    watched_metrics: tuple[str, ...] = DEFAULT_WATCHED_METRICS
-    require_judge_win: bool = False
-    confidence: float = 0.95
-    resamples: int = DEFAULT_RESAMPLES
-    seed: int = DEFAULT_SEED
-
-    def __post_init__(self) -> None:
-        # Canonical names, so that a rule on "f1" (lighteval's short name) meets the reported "f1_score".
-        object.__setattr__(
-            self, "min_relative_gain", _metric_thresholds("min_relative_gain", self.min_relative_gain, None)
-        )
-        object.__setattr__(
-            self,
-            "max_relative_regression",
-            _metric_thresholds("max_relative_regression", self.max_relative_regression, MAX_TOLERANCE),
-        )
-        object.__setattr__(self, "watched_metrics", _metric_names("watched_metrics", self.watched_metrics))
-        if self.default_regression_tolerance is not None:
-            _check_number("default_regression_tolerance", self.default_regression_tolerance, 0, MAX_TOLERANCE)
-        if not isinstance(self.require_judge_win, bool):
-            raise ValueError(f"require_judge_win must be true or false, got {self.require_judge_win!r}")
-        _check_number("confidence", self.confidence, 0.5, 1.0)
-        if self.confidence in (0.5, 1.0):
-            raise ValueError(f"confidence must be strictly between 0.5 and 1, got {self.confidence}")
-        _check_integer("resamples", self.resamples, MIN_RESAMPLES, MAX_RESAMPLES)
-        _check_integer("seed", self.seed, 0, None)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> GateRules:
-        """Rules from a plain dict (the trigger-form param); None or ``{}`` means no rules.
-
-        :raises ValueError: on a key that is not a rule, or a value out of its range.
-        """
-        data = dict(data or {})
-        known = [f.name for f in fields(cls)]
-        unknown = sorted(set(data) - set(known))
-        if unknown:
-            raise ValueError(f"unknown gate rule keys {unknown}; the rules are: {', '.join(known)}")
-        for name in ("min_relative_gain", "max_relative_regression"):
-            # The form sends null for an object left empty.
-            if name in data and data[name] is None:
-                data[name] = {}
-        return cls(**data)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serializable dict that :meth:`from_dict` reads back."""
-        data = asdict(self)
-        data["watched_metrics"] = list(self.watched_metrics)
-        return data
-
-    @property
-    def is_empty(self) -> bool:
-        """True when nothing is asked of the candidate."""
-        return not (
-            self.min_relative_gain
-            or self.max_relative_regression
-            or self.default_regression_tolerance is not None
-            or self.require_judge_win
-        )
-
-    @classmethod
-    def json_schema(cls) -> dict[str, Any]:
-        """The JSON schema of the rules dict, for the trigger form's ``Param`` (bad rules never start a run)."""
-        gain = {"type": "number", "minimum": 0}
-        tolerance = {"type": "number", "minimum": 0, "maximum": MAX_TOLERANCE}
-        return {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "min_relative_gain": {"type": ["object", "null"], "additionalProperties": gain},
-                "max_relative_regression": {"type": ["object", "null"], "additionalProperties": tolerance},
-                "default_regression_tolerance": {**tolerance, "type": ["number", "null"]},
-                "watched_metrics": {"type": "array", "items": {"type": "string"}},
-                "require_judge_win": {"type": "boolean"},
-                "confidence": {"type": "number", "exclusiveMinimum": 0.5, "exclusiveMaximum": 1},
-                "resamples": {"type": "integer", "minimum": MIN_RESAMPLES, "maximum": MAX_RESAMPLES},
-                "seed": {"type": "integer", "minimum": 0},
-            },
-        }
-
-
-def _metric_name(rule: str, name: Any) -> str:
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"{rule}: metric names must be non-empty strings, got {name!r}")
-    if name.endswith(STDERR_SUFFIX):
-        raise ValueError(f"{rule}: {name!r} is a standard error, not a metric; name the metric itself")
-    return canonical_metric_name(name)
-
-
-def _metric_names(rule: str, names: Any) -> tuple[str, ...]:
-    if isinstance(names, str) or not isinstance(names, Sequence):
-        raise ValueError(f"{rule} must be a list of metric names, got {names!r}")
-    return tuple(_metric_name(rule, name) for name in names)
-
-
-def _metric_thresholds(rule: str, thresholds: Any, maximum: float | None) -> dict[str, float]:
-    if not isinstance(thresholds, Mapping):
-        raise ValueError(
-            f"{rule} must map metric names to numbers, e.g. {{'f1_score': 0.05}}; got {thresholds!r}"
-        )
-    checked = {}
-    for name, value in thresholds.items():
-        _check_number(f"{rule}[{name!r}]", value, 0, maximum)
-        checked[_metric_name(rule, name)] = float(value)
-    return checked
-
-
-def _check_number(name: str, value: Any, minimum: float, maximum: float | None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    if value < minimum or (maximum is not None and value > maximum):
-        bounds = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
-        raise ValueError(f"{name} must be {bounds}, got {value}")
-
-
-def _check_integer(name: str, value: Any, minimum: int, maximum: int | None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
-    _check_number(name, value, minimum, maximum)
 
 
 # ------------------------------------------------------------------------- per-example recomputation

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from nova_dpo.evaluation.names import GEN_QA_METRICS
 from nova_dpo.evaluation.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_stderr, mean_stderr
 from nova_dpo.evaluation.text_metrics import (
     bleu_of_summed_statistics,
@@ -33,17 +34,6 @@ from nova_dpo.evaluation.tool_metrics import aggregate_tool_use, expectation_fro
 
 log = logging.getLogger(__name__)
 
-# Nova's metric names, in the order its results list them.
-GEN_QA_METRICS = (
-    "rouge1",
-    "rouge2",
-    "rougeL",
-    "exact_match",
-    "quasi_exact_match",
-    "f1_score",
-    "f1_score_quasi",
-    "bleu",
-)
 # Averaged over examples; bleu is the exception (a corpus statistic).
 _MEAN_METRICS = GEN_QA_METRICS[:-1]
 

@@ -7,8 +7,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-DEFAULT_RESAMPLES = 1000
-DEFAULT_SEED = 0
+from nova_dpo.evaluation.names import DEFAULT_RESAMPLES, DEFAULT_SEED
 
 
 def mean_stderr(values: Sequence[float] | np.ndarray) -> float:

@@ -1,0 +1,286 @@
+"""
+# Nova DPO customization pipeline
+
+Turns a preference dataset (`nvidia/When2Call` `train_pref`, or any data in its schema) into a better,
+deployed model:
+
+`resolve_run` → `prepare_dataset` → `upload` → `skip_if_done` → `train_dpo` →
+`evaluate` (`generate` candidate ∥ baseline → `gen_qa` ∥ `llm_judge`) → `metric_gate` →
+(`approval`) → `import_model` → `deploy` → `smoke_test` → `publish`, or `reject`; `teardown` always runs.
+
+The `platform` param picks `sagemaker` (Amazon Nova: SageMaker training jobs from Nova recipes, Bedrock
+import) or `local` (a small open model trained, evaluated and stored on the worker). Each run reads the dataset
+version of its logical date, so `airflow backfill create` trains each version once; a version already shipped
+with the same recipe is skipped. Reports land in `{storage_root}/runs/{run_key}/report/`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import Asset, Param, dag, task, task_group
+
+from nova_dpo.pipeline.params import param_definitions
+from nova_dpo_airflow.operators.nova_jobs import NovaDpoTrainingOperator, NovaEvaluationOperator
+from nova_dpo_airflow.operators.ship import (
+    NovaDeployModelOperator,
+    NovaImportModelOperator,
+    NovaSmokeTestOperator,
+    NovaTeardownOperator,
+)
+
+DAG_ID = "nova_dpo_pipeline"
+SCHEDULE = "@weekly"
+PLAN = "{{ ti.xcom_pull(task_ids='resolve_run') }}"
+DATASET_ASSET = Asset(name="nova_dpo_dataset_version", uri="x-nova-dpo://datasets")
+MODEL_ASSET = Asset(name="nova_dpo_champion", uri="x-nova-dpo://models/champion")
+
+
+def _xcom(task_id: str, path: str = "") -> str:
+    return "{{ ti.xcom_pull(task_ids='" + task_id + "')" + path + " }}"
+
+
+@dag(
+    dag_id=DAG_ID,
+    schedule=SCHEDULE,
+    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["nova", "dpo", "llm", "customization"],
+    params={name: Param(**definition) for name, definition in param_definitions().items()},
+    render_template_as_native_obj=True,
+    default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=1), "retry_exponential_backoff": True},
+)
+def nova_dpo_pipeline() -> None:
+    @task
+    def resolve_run(params: dict, dag_run=None, logical_date=None) -> dict:
+        """Validate the params and decide recipe, dataset version and names; bad params fail here."""
+        from airflow.exceptions import AirflowFailException
+
+        from nova_dpo.pipeline.run import PlanError, resolve_run
+
+        when = logical_date or dag_run.run_after
+        try:
+            return resolve_run(dict(params), dag_id=DAG_ID, run_id=dag_run.run_id, logical_date=when)
+        except PlanError as err:
+            raise AirflowFailException(f"invalid params: {err}") from err
+
+    @task(outlets=[DATASET_ASSET])
+    def prepare_dataset(plan: dict, logical_date=None, dag_run=None, outlet_events=None) -> dict:
+        """Load, convert, validate and split the dataset version of this run's logical date."""
+        from airflow.exceptions import AirflowFailException
+
+        from nova_dpo.data.validation import DataQualityError
+        from nova_dpo.pipeline import steps
+        from nova_dpo.pipeline.run import storage_root
+
+        workspace = storage_root("local", None)
+        try:
+            dataset = steps.prepare(plan, workspace, logical_date or dag_run.run_after)
+        except (DataQualityError, FileNotFoundError) as err:
+            raise AirflowFailException(str(err)) from err
+        outlet_events[DATASET_ASSET].extra = {
+            "version": dataset["version"],
+            "sha256": dataset["content_sha256"],
+        }
+        return dataset
+
+    @task
+    def upload(plan: dict, dataset: dict) -> dict:
+        """Publish the prepared files under the platform's storage root (skipped when already there)."""
+        from nova_dpo.pipeline import steps
+
+        return steps.upload(plan, dataset, _path_factory(plan))
+
+    @task.short_circuit(ignore_downstream_trigger_rules=False)
+    def skip_if_done(plan: dict, dataset: dict) -> bool:
+        """Stop here when this dataset content and recipe already produced an imported model."""
+        import logging
+
+        from nova_dpo.pipeline import steps
+
+        shipped = steps.already_shipped(plan, dataset, _path_factory(plan))
+        if shipped:
+            logging.getLogger(__name__).info(
+                "skipping: dataset %s with recipe %s already shipped as %s in run %s",
+                dataset["content_sha256"][:12],
+                plan["training"]["recipe_sha256"][:12],
+                shipped["model_name"],
+                shipped["run_id"],
+            )
+        return shipped is None
+
+    plan = resolve_run()
+    dataset = upload(plan, prepare_dataset(plan))
+    proceed = skip_if_done(plan, dataset)
+
+    train = NovaDpoTrainingOperator(
+        task_id="train_dpo",
+        platform=_xcom("resolve_run", "['platform']"),
+        training_recipe=_xcom("resolve_run", "['training']['recipe']"),
+        recipe_overrides=_xcom("resolve_run", "['training']['overrides']"),
+        relaxed_recipe=_xcom("resolve_run", "['training']['relaxed']"),
+        instance_type=_xcom("resolve_run", "['training']['instance_type']"),
+        instance_count=_xcom("resolve_run", "['training']['instance_count']"),
+        max_run=_xcom("resolve_run", "['training']['max_run']"),
+        role=_xcom("resolve_run", "['role_arn']"),
+        output_path=_xcom("resolve_run", "['run_uri'] + '/jobs'"),
+        job_name=_xcom("resolve_run", "['training']['job_name']"),
+        train_uri=_xcom("upload", "['files']['train.jsonl']"),
+        validation_uri=_xcom("upload", "['files']['validation.jsonl']"),
+        base_model=_xcom("resolve_run", "['training']['base_model']"),
+        local_options=_xcom("resolve_run", "['training']['local_options']"),
+        local_root=_xcom("resolve_run", "['root']"),
+    )
+    proceed >> train
+
+    @task_group
+    def evaluate() -> dict:
+        @task
+        def evaluation_targets(plan: dict, dataset: dict, training: dict) -> list[dict]:
+            """The candidate and the baseline (the champion, else the base model) on the test prompts."""
+            from nova_dpo.pipeline import steps
+
+            eval_set = steps.evaluation_set(plan, dataset, _path_factory(plan))
+            return steps.evaluation_targets(plan, training, eval_set, steps.baseline_model(plan))
+
+        targets = evaluation_targets(plan, dataset, train.output)
+        generate = NovaEvaluationOperator.partial(
+            task_id="generate",
+            task="gen_qa",
+            platform=_xcom("resolve_run", "['platform']"),
+            training_recipe=_xcom("resolve_run", "['evaluation']['recipes']['gen_qa']"),
+            recipe_overrides=_xcom("resolve_run", "['evaluation']['gen_qa_overrides']"),
+            local_options=_xcom("resolve_run", "['evaluation']['local_options']"),
+            role=_xcom("resolve_run", "['role_arn']"),
+            output_path=_xcom("resolve_run", "['run_uri'] + '/jobs'"),
+            local_root=_xcom("resolve_run", "['root']"),
+        ).expand_kwargs(targets)
+
+        @task
+        def gen_qa(plan: dict, generated: list) -> dict:
+            """Nova's gen_qa metrics plus tool-call metrics, per example, for both models."""
+            from nova_dpo.pipeline import steps
+
+            return steps.score_gen_qa(plan, list(generated), _path_factory(plan))
+
+        @task
+        def judge_pairs(plan: dict, generated: list) -> str:
+            from nova_dpo.pipeline import steps
+
+            return steps.judge_pairs(plan, list(generated), _path_factory(plan))
+
+        judge = NovaEvaluationOperator(
+            task_id="llm_judge",
+            task="llm_judge",
+            platform=_xcom("resolve_run", "['platform']"),
+            training_recipe=_xcom("resolve_run", "['evaluation']['recipes']['llm_judge']"),
+            local_options=_xcom("resolve_run", "['evaluation']['local_options']"),
+            data_uri=_xcom("evaluate.judge_pairs"),
+            model_uri=_xcom("resolve_run", "['evaluation']['judge']"),
+            job_name=_xcom("resolve_run", "['evaluation']['judge_job_name']"),
+            role=_xcom("resolve_run", "['role_arn']"),
+            output_path=_xcom("resolve_run", "['run_uri'] + '/jobs'"),
+            local_root=_xcom("resolve_run", "['root']"),
+            results_dir=_xcom("resolve_run", "['local_run_dir'] + '/judge'"),
+        )
+        judge_pairs(plan, generate.output) >> judge
+        return {"gen_qa": gen_qa(plan, generate.output), "judge": judge.output}
+
+    evaluation = evaluate()
+
+    @task.branch
+    def metric_gate(plan: dict, evaluation: dict) -> str:
+        """Compare candidate and baseline with paired bootstrap intervals; pass → ship, fail → reject."""
+        from nova_dpo.pipeline import steps
+
+        verdict = steps.gate(plan, evaluation["gen_qa"], evaluation["judge"], _path_factory(plan))
+        if not verdict["passed"]:
+            return "reject"
+        return "approval" if plan["ship"]["approval_required"] else "import_model"
+
+    gate = metric_gate(plan, evaluation)
+
+    imported = NovaImportModelOperator(
+        task_id="import_model",
+        plan=PLAN,
+        dataset=_xcom("upload"),
+        training=_xcom("train_dpo"),
+        trigger_rule="none_failed_min_one_success",
+    )
+    deployment = NovaDeployModelOperator(task_id="deploy", plan=PLAN, imported=_xcom("import_model"))
+    smoke = NovaSmokeTestOperator(task_id="smoke_test", plan=PLAN, deployment=_xcom("deploy"))
+    imported >> deployment >> smoke
+
+    @task(outlets=[MODEL_ASSET])
+    def publish(
+        plan: dict,
+        dataset: dict,
+        training: dict,
+        evaluation: dict,
+        imported: dict,
+        smoke: dict,
+        outlet_events=None,
+    ) -> dict:
+        """Move the champion alias, record lineage, write the report."""
+        from nova_dpo.pipeline import steps
+
+        factory = _path_factory(plan)
+        published = steps.publish(plan, dataset, training, imported, factory)
+        verdict = steps.read_verdict(plan, factory)
+        report = steps.write_report(
+            plan, dataset, training, evaluation["gen_qa"], evaluation["judge"], verdict, factory, "shipped"
+        )
+        outlet_events[MODEL_ASSET].extra = {"model": imported["model_name"], "report": report}
+        return {**published, "report": report}
+
+    @task
+    def reject(plan: dict, dataset: dict, training: dict, evaluation: dict) -> dict:
+        """Report why the candidate was not shipped."""
+        from nova_dpo.pipeline import steps
+
+        factory = _path_factory(plan)
+        verdict = steps.read_verdict(plan, factory)
+        report = steps.write_report(
+            plan, dataset, training, evaluation["gen_qa"], evaluation["judge"], verdict, factory, "rejected"
+        )
+        return {"report": report, "reasons": verdict["reasons"]}
+
+    approval = _approval_task()
+    shipped = publish(plan, dataset, train.output, evaluation, imported.output, smoke.output)
+    rejected = reject(plan, dataset, train.output, evaluation)
+    gate >> [approval, imported, rejected]
+    approval >> imported
+
+    cleanup = NovaTeardownOperator(
+        task_id="teardown",
+        plan=PLAN,
+        job_names=_xcom("resolve_run", "['job_names']"),
+        deployment=_xcom("deploy"),
+    ).as_teardown(setups=[plan])
+    [shipped, rejected] >> cleanup
+
+
+def _approval_task():
+    from airflow.providers.standard.operators.hitl import ApprovalOperator
+
+    return ApprovalOperator(
+        task_id="approval",
+        subject="Ship the DPO-tuned model?",
+        body="The metric gate passed. The report is in the run's folder (see the metric_gate log).",
+        defaults="Reject",
+        execution_timeout=dt.timedelta(days=3),
+    )
+
+
+def _path_factory(plan: dict):
+    """Object-storage paths with the AWS connection's credentials (sagemaker); plain paths locally."""
+    if plan["platform"] != "sagemaker":
+        return None
+    from airflow.sdk import ObjectStoragePath
+
+    return lambda uri: ObjectStoragePath(uri, conn_id="aws_default")
+
+
+nova_dpo_pipeline()

@@ -1,0 +1,190 @@
+"""``resolve_run``: everything a pipeline run needs, decided and validated before any job starts.
+
+A run plan is a JSON-serializable dict: the platform and storage root, the resolved training recipe (with its
+sha256), evaluation recipes, the dataset version read at the run's logical date, gate rules and shipping
+options. Bad params fail here, with a message that names the field, before any compute is paid for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from nova_dpo.gate import GateRules
+from nova_dpo.pipeline.params import FAMILIES, PLATFORMS, TECHNIQUES, recipe_overrides
+
+LOCAL_HOME_ENV = "NOVA_DPO_HOME"
+S3_ROOT_ENV = "NOVA_DPO_S3_ROOT"
+ROLE_ENV = "NOVA_DPO_ROLE_ARN"
+DEFAULT_MAX_RUN = 86_400
+MODEL_NAME_PREFIX = "nova-dpo"
+
+
+class PlanError(ValueError):
+    """The params cannot make a run; the message says which field to fix."""
+
+
+def select_training_recipe(family: str, technique: str, instance_type: str | None) -> str:
+    """The shipped DPO recipe for a model family, technique and (optional) instance type."""
+    from nova_dpo.platforms.aws_catalog import RECIPES
+
+    candidates = [
+        spec
+        for spec in RECIPES.values()
+        if spec.task == "dpo" and spec.model == family and spec.method == technique
+    ]
+    if instance_type:
+        candidates = [spec for spec in candidates if instance_type in spec.instance_types]
+    if not candidates:
+        raise PlanError(
+            f"no shipped {technique} DPO recipe for Nova {family}"
+            + (f" on {instance_type}" if instance_type else "")
+            + "; choose another instance_type or pass training_recipe"
+        )
+    return candidates[0].name
+
+
+def evaluation_recipes(family: str) -> dict[str, str]:
+    from nova_dpo.platforms.aws_catalog import RECIPES
+
+    return {
+        spec.task: spec.name
+        for spec in RECIPES.values()
+        if spec.model == family and spec.task in ("gen_qa", "llm_judge")
+    }
+
+
+def storage_root(platform: str, explicit: str | None) -> str:
+    if explicit:
+        return explicit
+    if platform == "sagemaker":
+        root = os.environ.get(S3_ROOT_ENV)
+        if not root:
+            raise PlanError(f"set the storage_root param or env {S3_ROOT_ENV} to an s3://bucket/prefix")
+        return root
+    return str(Path(os.environ.get(LOCAL_HOME_ENV, "~/.nova-dpo")).expanduser().absolute())
+
+
+def run_key(logical_date: dt.datetime, run_id: str) -> str:
+    """A short, sortable, unique folder name for a run."""
+    digest = hashlib.sha256(run_id.encode()).hexdigest()[:8]
+    return f"{logical_date:%Y%m%dT%H%M%S}-{digest}"
+
+
+def _check_choice(params: dict[str, Any], name: str, choices: tuple[str, ...]) -> str:
+    value = params.get(name)
+    if value not in choices:
+        raise PlanError(f"param {name}={value!r} must be one of {', '.join(choices)}")
+    return value
+
+
+def resolve_run(
+    params: dict[str, Any], *, dag_id: str, run_id: str, logical_date: dt.datetime
+) -> dict[str, Any]:
+    """Validate the params of a run and decide everything that does not need the data.
+
+    :raises PlanError: when a param is invalid (a recipe value out of range, an unknown gate rule, ...).
+    """
+    from nova_dpo.platforms.sagemaker_requests import job_name
+    from nova_dpo.recipes import RecipeOverrideError, RecipeValidationError, resolve_recipe
+
+    platform = _check_choice(params, "platform", PLATFORMS)
+    family = _check_choice(params, "model_family", FAMILIES)
+    technique = _check_choice(params, "technique", TECHNIQUES)
+    instance_type = params.get("instance_type") or None
+    recipe_name = params.get("training_recipe") or select_training_recipe(family, technique, instance_type)
+    overrides = recipe_overrides(params)
+    try:
+        recipe = resolve_recipe(
+            recipe_name, overrides, relaxed=bool(params.get("relaxed_recipe")), instance_type=instance_type
+        )
+        gate = GateRules.from_dict(params.get("gate"))
+    except (RecipeOverrideError, RecipeValidationError, ValueError) as err:
+        raise PlanError(str(err)) from err
+    instance_count = params.get("instance_count") or recipe.config["run"].get("replicas", 1)
+    max_run = int(params.get("max_run") or DEFAULT_MAX_RUN)
+    root = storage_root(platform, params.get("storage_root"))
+    _check_budget(platform, recipe.name, instance_type, instance_count, max_run, params.get("budget_usd"))
+    ratios = params.get("split_ratios") or [0.8, 0.1, 0.1]
+    key = run_key(logical_date, run_id)
+    train_job = job_name(dag_id, run_id, "train")
+    candidate_job = job_name(dag_id, run_id, "gen-qa-candidate")
+    judge_job = job_name(dag_id, run_id, "llm-judge")
+    model_name = f"{MODEL_NAME_PREFIX}-{family}-{key}".replace("T", "t")
+    return {
+        "run_key": key,
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "logical_date": logical_date.isoformat(),
+        "platform": platform,
+        "family": family,
+        "technique": technique,
+        "root": root,
+        "run_uri": f"{root.rstrip('/')}/runs/{key}",
+        # Job outputs extracted for the next tasks (on the worker; the same folder as run_uri on local).
+        "local_run_dir": f"{storage_root('local', None)}/runs/{key}",
+        "job_names": [train_job, candidate_job, judge_job],
+        "role_arn": os.environ.get(ROLE_ENV) if platform == "sagemaker" else None,
+        "training": {
+            "recipe": recipe_name,
+            "overrides": overrides,
+            "recipe_sha256": recipe.sha256,
+            "relaxed": bool(params.get("relaxed_recipe")),
+            "instance_type": instance_type,
+            "instance_count": instance_count,
+            "max_run": max_run,
+            "job_name": train_job,
+            "base_model": params.get("base_model")
+            if platform == "local"
+            else recipe.config["run"]["model_name_or_path"],
+            "local_options": params.get("local_options") or {},
+        },
+        "evaluation": {
+            "recipes": evaluation_recipes(family),
+            "max_new_tokens": int(params.get("max_new_tokens") or 512),
+            "gen_qa_overrides": {"inference.max_new_tokens": int(params.get("max_new_tokens") or 512)},
+            "max_eval_rows": params.get("max_eval_rows"),
+            "judge": params.get("judge") or "local",
+            "judge_job_name": judge_job,
+            "local_options": {
+                **(params.get("eval_local_options") or {}),
+                "judge": params.get("judge") or "local",
+                **({"judge_model": params["judge_model"]} if params.get("judge_model") else {}),
+            },
+        },
+        "dataset": {
+            "source": params["dataset_source"],
+            "revision": params.get("dataset_revision"),
+            "ratios": list(ratios),
+            "min_valid_fraction": float(params.get("min_valid_fraction", 0.9)),
+            "max_length": int(recipe.config["training_config"]["max_length"]),
+        },
+        "gate": gate.to_dict(),
+        "ship": {
+            "approval_required": bool(params.get("approval_required")),
+            "deploy": bool(params.get("deploy", True)),
+            "keep_models": int(params.get("keep_models", 3)),
+            "model_name": model_name,
+            # The ephemeral deployment that the smoke test calls and teardown removes.
+            "deployment_name": f"{model_name}-smoke",
+        },
+    }
+
+
+def _check_budget(
+    platform: str, recipe: str, instance_type: str | None, count: int, max_run: int, budget: float | None
+) -> None:
+    if platform != "sagemaker" or budget is None:
+        return
+    from nova_dpo.platforms.aws_catalog import estimate_cost_usd, recipe_spec
+
+    instance = instance_type or recipe_spec(recipe).default_instance_type
+    worst = estimate_cost_usd(instance, count, max_run)
+    if worst > budget:
+        raise PlanError(
+            f"the worst-case training cost is ${worst:,.0f} ({count} × {instance} for max_run={max_run} s), "
+            f"over budget_usd={budget:,.0f}; lower max_run or instance_count, or raise the budget"
+        )

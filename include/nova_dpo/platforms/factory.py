@@ -1,0 +1,72 @@
+"""One place that turns a platform name into a :class:`~nova_dpo.platforms.base.Platform`.
+
+Operators, the CLI and tests build platforms here, so a platform's settings are read the same way everywhere.
+The SageMaker platform (and boto3) is imported only when it is asked for: the local platform runs without it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from nova_dpo.platforms.base import Platform
+
+LOCAL = "local"
+SAGEMAKER = "sagemaker"
+PLATFORMS: tuple[str, ...] = (LOCAL, SAGEMAKER)
+
+LOCAL_HOME_ENV = "NOVA_DPO_HOME"
+DEFAULT_LOCAL_HOME = "~/.nova-dpo"
+
+
+def local_root(root: str | os.PathLike[str] | None = None) -> Path:
+    """The local platform's folder: ``root``, else ``$NOVA_DPO_HOME``, else ``~/.nova-dpo`` (absolute)."""
+    chosen = root or os.environ.get(LOCAL_HOME_ENV) or DEFAULT_LOCAL_HOME
+    return Path(chosen).expanduser().absolute()
+
+
+def build_platform(
+    name: str,
+    *,
+    root: str | os.PathLike[str] | None = None,
+    region: str | None = None,
+    role_arn: str | None = None,
+    output_path: str | None = None,
+    sagemaker_client: Any = None,
+    s3_client: Any = None,
+    relaxed: bool = False,
+    download_dir: str | os.PathLike[str] | None = None,
+) -> Platform:
+    """The platform called ``name``.
+
+    :param name: ``"local"`` or ``"sagemaker"``.
+    :param root: local: the platform's folder (default ``$NOVA_DPO_HOME``, else ``~/.nova-dpo``).
+    :param region: sagemaker: the region jobs run in (default: the SageMaker client's).
+    :param role_arn: sagemaker: the IAM role jobs run as (needed to submit a job).
+    :param output_path: sagemaker: ``s3://`` prefix for the output of jobs that name none.
+    :param sagemaker_client: sagemaker: a boto3 SageMaker client (Airflow: ``SageMakerHook().conn``);
+        default boto3's for ``region``.
+    :param s3_client: sagemaker: a boto3 S3 client (Airflow: ``S3Hook().conn``); default boto3's.
+    :param relaxed: sagemaker: accept recipe values that only the wider of two disagreeing AWS sources allows
+        (the recipe is validated again when the request is built).
+    :param download_dir: sagemaker: where job outputs are extracted when the caller names no folder.
+    :raises ValueError: for an unknown platform name.
+    """
+    if name == LOCAL:
+        from nova_dpo.platforms.local.platform import LocalPlatform
+
+        return LocalPlatform(local_root(root))
+    if name == SAGEMAKER:
+        from nova_dpo.platforms.sagemaker import SageMakerPlatform
+
+        return SageMakerPlatform(
+            sagemaker_client,
+            s3_client,
+            region,
+            role_arn,
+            output_path,
+            download_dir=download_dir,
+            relaxed=relaxed,
+        )
+    raise ValueError(f"Unknown platform {name!r}; use one of {', '.join(PLATFORMS)}.")

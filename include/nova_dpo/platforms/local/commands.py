@@ -1,0 +1,177 @@
+"""``nova-dpo generate | judge | chat``: the local model on the command line.
+
+- ``generate``: replies to a ``gen_qa.jsonl`` as Nova's ``inference_output.jsonl`` (score it with
+  ``nova-dpo metrics``);
+- ``judge``: Nova's llm_judge statistics of an ``llm_judge.jsonl``, with the bundled model or an
+  OpenAI-compatible endpoint as the judge;
+- ``chat``: talk to a local model, one line per turn, or once with ``--prompt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from nova_dpo.platforms.local.generation import DTYPE_CHOICES
+from nova_dpo.platforms.local.model import DEFAULT_BASE_MODEL
+
+
+def _add_machine_options(parser: argparse.ArgumentParser, batch: bool = True) -> None:
+    if batch:
+        parser.add_argument(
+            "--batch-size", type=int, default=8, help="prompts generated together (default 8)"
+        )
+    parser.add_argument(
+        "--dtype",
+        choices=DTYPE_CHOICES,
+        default="auto",
+        help="auto: bfloat16 where the CPU/GPU computes it natively, else float32",
+    )
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0 = torch's default")
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "generate", help="generate replies to a gen_qa.jsonl (writes inference_output.jsonl)"
+    )
+    parser.add_argument(
+        "--model", default=DEFAULT_BASE_MODEL, help=f"model name or folder (default {DEFAULT_BASE_MODEL})"
+    )
+    parser.add_argument(
+        "--data", required=True, type=Path, help="gen_qa.jsonl (query, response, system, metadata)"
+    )
+    parser.add_argument("--out", required=True, type=Path, help="folder for inference_output.jsonl")
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=256, help="longest reply in tokens (default 256)"
+    )
+    parser.add_argument("--temperature", type=float, default=0.0, help="0 (default) decodes greedily")
+    parser.add_argument("--max-rows", type=int, default=None, help="only the first N rows")
+    _add_machine_options(parser)
+    parser.set_defaults(handler=run_generate)
+
+    parser = subparsers.add_parser("judge", help="judge llm_judge.jsonl pairs (Nova's llm_judge statistics)")
+    parser.add_argument(
+        "--pairs", required=True, type=Path, help="llm_judge.jsonl: prompt, response_A (baseline), response_B"
+    )
+    parser.add_argument("--out", required=True, type=Path, help="results JSON to write (Nova's shape)")
+    parser.add_argument(
+        "--judge",
+        default="local",
+        help="'local' (the bundled 135M model: weak, a smoke test) or an OpenAI-compatible base URL, "
+        "e.g. http://127.0.0.1:8000/v1",
+    )
+    parser.add_argument(
+        "--judge-model",
+        default=None,
+        help="local judge model, or the endpoint's model name (default: its only one)",
+    )
+    parser.add_argument(
+        "--api-key-env",
+        default=None,
+        help="environment variable holding the endpoint's API key, if it needs one",
+    )
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=None, help="judge reply length (default per judge)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds per endpoint request (default 120)"
+    )
+    parser.add_argument(
+        "--retries", type=int, default=2, help="retries of a failed endpoint request (default 2)"
+    )
+    parser.add_argument("--max-rows", type=int, default=None, help="only the first N pairs")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed of lower_rate / upper_rate")
+    _add_machine_options(parser)
+    parser.set_defaults(handler=run_judge)
+
+    parser = subparsers.add_parser("chat", help="chat with a local model (stdin lines, or --prompt once)")
+    parser.add_argument(
+        "--model", default=DEFAULT_BASE_MODEL, help=f"model name or folder (default {DEFAULT_BASE_MODEL})"
+    )
+    parser.add_argument("--system", default=None, help="system prompt")
+    parser.add_argument("--prompt", default=None, help="ask once, print the reply and exit")
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=256, help="longest reply in tokens (default 256)"
+    )
+    parser.add_argument("--temperature", type=float, default=0.0, help="0 (default) decodes greedily")
+    _add_machine_options(parser, batch=False)
+    parser.set_defaults(handler=run_chat)
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from nova_dpo.platforms.base import INFERENCE_OUTPUT_FILE
+    from nova_dpo.platforms.local.generation import (
+        InferenceSettings,
+        TextGenerator,
+        generate_inference_output,
+        read_gen_qa,
+    )
+
+    settings = InferenceSettings(max_new_tokens=args.max_new_tokens, temperature=args.temperature)
+    rows = read_gen_qa(args.data, args.max_rows)
+    generator = TextGenerator.load(args.model, args.dtype, torch_threads=args.threads)
+    out = args.out / INFERENCE_OUTPUT_FILE
+    generate_inference_output(generator, rows, settings, out, args.batch_size)
+    print(f"{len(rows)} replies written to {out}")
+    print(f"score them with: nova-dpo metrics --inference {out} --out {args.out / 'results.json'}")
+    return 0
+
+
+def run_judge(args: argparse.Namespace) -> int:
+    from nova_dpo.evaluation.results import LLM_JUDGE_TASK, format_metrics_table, write_results
+    from nova_dpo.platforms.local.generation import LocalEvaluationOptions
+    from nova_dpo.platforms.local.judging import EndpointJudge, judge_results, make_judge, read_judge_pairs
+
+    options = LocalEvaluationOptions(
+        batch_size=args.batch_size,
+        dtype=args.dtype,
+        torch_threads=args.threads,
+        seed=args.seed,
+        judge=args.judge,
+        judge_model=args.judge_model,
+        judge_api_key_env=args.api_key_env,
+        judge_max_new_tokens=args.max_new_tokens,
+        judge_timeout_s=args.timeout,
+        judge_retries=args.retries,
+    )
+    pairs = read_judge_pairs(args.pairs, args.max_rows)
+    judge = make_judge(options)
+    try:
+        document = judge_results(judge, pairs, {"pairs": str(args.pairs)}, seed=args.seed)
+    finally:
+        if isinstance(judge, EndpointJudge):
+            judge.close()
+    write_results(args.out, document)
+    print(format_metrics_table(document["results"][LLM_JUDGE_TASK]))
+    print(
+        f"\n{len(pairs)} pairs judged by {document['config_general']['judge_model']}; "
+        f"results written to {args.out}"
+    )
+    return 0
+
+
+def run_chat(args: argparse.Namespace) -> int:
+    from nova_dpo.platforms.local.runtime import LocalRuntime
+
+    runtime = LocalRuntime(dtype=args.dtype, torch_threads=args.threads)
+    history = [{"role": "system", "content": args.system}] if args.system else []
+    inference = {"max_new_tokens": args.max_new_tokens, "temperature": args.temperature}
+    if args.prompt is not None:
+        print(runtime.chat(args.model, [*history, {"role": "user", "content": args.prompt}], **inference))
+        return 0
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print(f"Chatting with {args.model}; an empty line is skipped, Ctrl-D ends.", file=sys.stderr)
+    while True:
+        if interactive:
+            print("> ", end="", file=sys.stderr, flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            return 0
+        if not line.strip():
+            continue
+        history.append({"role": "user", "content": line.rstrip("\n")})
+        reply = runtime.chat(args.model, history, **inference)
+        history.append({"role": "assistant", "content": reply})
+        print(reply, flush=True)

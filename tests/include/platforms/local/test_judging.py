@@ -1,0 +1,265 @@
+"""Judges for the llm_judge protocol: an OpenAI-compatible endpoint (a real HTTP server on 127.0.0.1 started
+here) and the bundled local model (the tiny random model stands in for it)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nova_dpo.cli import main
+from nova_dpo.evaluation.results import LLM_JUDGE_TASK, read_results
+from nova_dpo.platforms.local.generation import LocalEvaluationOptions, TextGenerator, run_evaluation_job
+from nova_dpo.platforms.local.judging import (
+    SMALL_JUDGE_WARNING,
+    EndpointJudge,
+    JudgeRequestError,
+    LocalJudge,
+    chat_completions_url,
+    judge_results,
+    judge_with,
+    make_judge,
+    url_without_credentials,
+)
+
+JUDGE_RECIPE = {
+    "run": {"name": "tiny-llm-judge-eval"},
+    "evaluation": {"task": "llm_judge", "strategy": "judge", "metric": "all"},
+    "inference": {"top_k": 50, "top_p": 1.0, "temperature": 0, "top_logprobs": 0},
+}
+
+
+def pairs(count: int, broken: int | None = None) -> list[dict[str, str]]:
+    return [
+        {
+            "prompt": f"Question {index}{' BROKEN' if index == broken else ''}",
+            "response_A": f"baseline answer {index}",
+            "response_B": f"candidate answer {index}",
+        }
+        for index in range(count)
+    ]
+
+
+class JudgeServer(ThreadingHTTPServer):
+    """Answers chat completions in OpenAI's shape: "[[B]]" when the candidate is shown second (forward),
+    "[[A]]" when it is shown first (backward), so the candidate wins both orders; 500 for prompts with
+    BROKEN in them; 503 with ``Retry-After: 0`` the first time it sees a prompt with BUSY in it."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _JudgeHandler)
+        self.requests: list[dict[str, Any]] = []
+        self.seen: set[str] = set()
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+
+class _JudgeHandler(BaseHTTPRequestHandler):
+    server: JudgeServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep the test output clean
+        pass
+
+    def _reply(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self._reply(200, {"object": "list", "data": [{"id": "judge-1", "object": "model"}]})
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        prompt = body["messages"][-1]["content"]
+        with self.server.lock:
+            self.server.requests.append({**body, "authorization": self.headers.get("Authorization")})
+            first_time = prompt not in self.server.seen
+            self.server.seen.add(prompt)
+        if "BUSY" in prompt and first_time:
+            self._reply(503, {"error": {"message": "busy"}}, {"Retry-After": "0"})
+            return
+        if self.path != "/v1/chat/completions" or "BROKEN" in prompt:
+            self._reply(500, {"error": {"message": "judge crashed"}})
+            return
+        forward = prompt.index("baseline answer") < prompt.index("candidate answer")
+        content = "B is more helpful. [[B]]" if forward else "A is more helpful. [[A]]"
+        self._reply(
+            200,
+            {
+                "id": "chatcmpl-1",
+                "object": "chat.completion",
+                "model": body["model"],
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+            },
+        )
+
+
+@pytest.fixture
+def judge_server() -> Iterator[JudgeServer]:
+    server = JudgeServer()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_chat_completions_url():
+    assert chat_completions_url("http://h:8000/v1") == "http://h:8000/v1/chat/completions"
+    assert chat_completions_url("http://h:11434/") == "http://h:11434/v1/chat/completions"
+    assert chat_completions_url("https://h/api/chat/completions") == "https://h/api/chat/completions"
+    assert url_without_credentials("https://user:secret@h:8443/v1") == "https://h:8443/v1"
+    with pytest.raises(ValueError, match="http"):
+        chat_completions_url("h:8000")
+
+
+def test_endpoint_judge_candidate_wins_both_orders(judge_server: JudgeServer):
+    judge = EndpointJudge(judge_server.url, model="judge-1", retry_backoff_s=0)
+    document = judge_results(judge, pairs(3))
+    judge.close()
+
+    metrics = document["results"][LLM_JUDGE_TASK]
+    assert (metrics["a_scores"], metrics["b_scores"], metrics["ties"], metrics["inference_error"]) == (
+        0,
+        6,
+        0,
+        0,
+    )
+    assert metrics["score"] == 6
+    assert metrics["winrate"] == metrics["lower_rate"] == metrics["upper_rate"] == 1.0
+    assert [row["forward"] for row in document["per_example"]] == ["B"] * 3
+    assert [row["backward"] for row in document["per_example"]] == ["A"] * 3
+    assert len(judge_server.requests) == 6
+    request = judge_server.requests[0]
+    assert (request["model"], request["temperature"], request["max_tokens"]) == ("judge-1", 0.0, 512)
+    assert request["authorization"] is None
+    assert document["config_general"]["judge"] == f"{judge_server.url}/chat/completions"
+    assert "judge_warning" not in document["config_general"]
+
+
+def test_server_errors_are_counted_as_inference_errors_after_retries(judge_server: JudgeServer):
+    judge = EndpointJudge(judge_server.url, model="judge-1", retries=1, retry_backoff_s=0)
+    outcomes = judge_with(judge, pairs(3, broken=1))
+    judge.close()
+
+    assert [(o.forward, o.backward) for o in outcomes] == [("B", "A"), ("error", "error"), ("B", "A")]
+    assert "500" in outcomes[1].forward_output
+    broken = [r for r in judge_server.requests if "BROKEN" in r["messages"][0]["content"]]
+    assert len(broken) == 4, "two passes, each tried twice"
+
+
+def test_a_busy_server_is_retried_after_the_wait_it_asks_for(judge_server: JudgeServer):
+    busy = [{"prompt": "BUSY question", "response_A": "baseline answer", "response_B": "candidate answer"}]
+    # A long backoff that Retry-After: 0 overrides; were it ignored, the test would take 20 s.
+    judge = EndpointJudge(judge_server.url, model="judge-1", retries=1, retry_backoff_s=10)
+    started = time.monotonic()
+    [outcome] = judge_with(judge, busy)
+    judge.close()
+
+    assert (outcome.forward, outcome.backward) == ("B", "A")
+    assert len(judge_server.requests) == 4, "each pass tried twice"
+    assert time.monotonic() - started < 5
+
+
+def test_a_judge_that_never_answers_fails_the_run():
+    # Nothing listens on port 9 (discard) of 127.0.0.1 here: every call fails to connect.
+    judge = EndpointJudge("http://127.0.0.1:9/v1", model="m", retries=0, timeout_s=2)
+    with pytest.raises(JudgeRequestError, match="ConnectError"):
+        judge_with(judge, pairs(1))
+    judge.close()
+
+
+def test_make_judge_sends_the_key_from_the_env_and_finds_the_model(
+    judge_server: JudgeServer, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("TEST_JUDGE_KEY", "sk-test")
+    options = LocalEvaluationOptions(judge=judge_server.url, judge_api_key_env="TEST_JUDGE_KEY")
+    judge = make_judge(options, JUDGE_RECIPE["inference"])
+    assert isinstance(judge, EndpointJudge)
+    assert judge.model == "judge-1"
+    assert judge("[[A]] or [[B]]? baseline answer / candidate answer") == "B is more helpful. [[B]]"
+    judge.close()
+    assert judge_server.requests[-1]["authorization"] == "Bearer sk-test"
+    assert "sk-test" not in json.dumps(judge.describe())
+
+    monkeypatch.delenv("TEST_JUDGE_KEY")
+    with pytest.raises(ValueError, match=r"\$TEST_JUDGE_KEY, which is not set"):
+        make_judge(options)
+
+
+def test_llm_judge_job_writes_novas_layout(judge_server: JudgeServer, tmp_path: Path):
+    data = tmp_path / "llm_judge.jsonl"
+    data.write_text("".join(json.dumps(pair) + "\n" for pair in pairs(4)), encoding="utf-8")
+    spec = {
+        "task": "llm_judge",
+        "recipe": JUDGE_RECIPE,
+        "data_path": str(data),
+        "local": {"judge": judge_server.url, "judge_model": "judge-1", "max_rows": 3},
+    }
+
+    reports: list[dict] = []
+    result = run_evaluation_job(spec, tmp_path / "out", reports.append)
+
+    eval_results = tmp_path / "out" / "tiny-llm-judge-eval" / "eval_results"
+    parsed = read_results(eval_results)
+    assert Path(result["results_path"]).parent == eval_results
+    assert parsed.task == LLM_JUDGE_TASK
+    assert parsed.metrics["b_scores"] == 6
+    assert parsed.metrics["winrate"] == 1.0
+    assert len(parsed.per_example) == 3
+    assert reports[-1]["rows_done"] == reports[-1]["rows_total"] == 6, "3 pairs, 2 orders each"
+
+
+def test_judge_command_round_trip(
+    judge_server: JudgeServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    data = tmp_path / "llm_judge.jsonl"
+    data.write_text("".join(json.dumps(pair) + "\n" for pair in pairs(2, broken=0)), encoding="utf-8")
+    out = tmp_path / "judge.json"
+
+    code = main(
+        ["judge", "--pairs", str(data), "--out", str(out), "--judge", judge_server.url, "--retries", "0"]
+    )
+
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "winrate" in printed
+    assert "2 pairs judged by judge-1" in printed
+    metrics = read_results(out).metrics
+    assert (metrics["b_scores"], metrics["inference_error"]) == (2, 2)
+
+
+def test_local_judge_answers_in_verdict_brackets_and_says_it_is_weak(tiny_model_dir: Path):
+    judge = LocalJudge(TextGenerator.load(tiny_model_dir, dtype="float32"), batch_size=4)
+    document = judge_results(judge, pairs(2))
+
+    rows = document["per_example"]
+    assert all(row["forward_output"].startswith("[[") for row in rows)
+    assert all(row["backward_output"].startswith("[[") for row in rows)
+    counts = document["results"][LLM_JUDGE_TASK]
+    assert counts["a_scores"] + counts["b_scores"] + counts["ties"] + counts["inference_error"] == 4
+    assert document["config_general"]["judge_warning"] == SMALL_JUDGE_WARNING
+    assert "135M" in SMALL_JUDGE_WARNING

@@ -1,0 +1,69 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from nova_dpo import gate, gate_rules
+from nova_dpo.evaluation import stats
+from nova_dpo.evaluation.names import BEHAVIOUR_ACCURACY_PREFIX, TOOL_USE_METRICS
+from nova_dpo.evaluation.results import STDERR_SUFFIX
+from nova_dpo.evaluation.tool_metrics import aggregate_tool_use
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_rules_and_params_import_none_of_the_gate_numerics():
+    # What the DAG file imports at parse time: the rules and the trigger-form params, never the gate itself.
+    script = (
+        "import json, sys\n"
+        "from nova_dpo.pipeline.params import param_definitions\n"
+        "param_definitions()\n"
+        "heavy = ('numpy', 'nltk', 'rouge_score', 'sacrebleu', 'nova_dpo.gate')\n"
+        "print(json.dumps([name for name in heavy if name in sys.modules]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO / "include")},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(result.stdout) == []
+
+
+def test_gate_rules_are_importable_from_the_gate():
+    assert gate.GateRules is gate_rules.GateRules
+
+
+def test_rule_defaults_are_the_bootstrap_defaults():
+    rules = gate_rules.GateRules()
+    assert (rules.resamples, rules.seed) == (stats.DEFAULT_RESAMPLES, stats.DEFAULT_SEED)
+
+
+def test_tool_use_metric_names_are_what_the_tool_metrics_report():
+    rows = [
+        {
+            "expected_call": True,
+            "predicted_call": True,
+            "tool_name_match": 1.0,
+            "tool_args_match": 0.0,
+            "behaviour_correct": 1.0,
+            "expected_behaviour": "tool_call",
+        },
+        {
+            "expected_call": False,
+            "predicted_call": True,
+            "tool_name_match": None,
+            "tool_args_match": None,
+            "behaviour_correct": 0.0,
+            "expected_behaviour": "cannot_answer",
+        },
+    ]
+    reported = {
+        name
+        for name in aggregate_tool_use(rows)
+        if not name.endswith(STDERR_SUFFIX) and not name.startswith(BEHAVIOUR_ACCURACY_PREFIX)
+    }
+    assert reported == set(TOOL_USE_METRICS)
