@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -28,10 +27,15 @@ def pipeline():
     return bag.get_dag("nova_dpo_pipeline")
 
 
+@pytest.fixture(scope="module")
+def model_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("model-cache")
+
+
 @pytest.fixture
-def home(tmp_path, monkeypatch):
+def home(tmp_path, monkeypatch, model_cache):
     monkeypatch.setenv("NOVA_DPO_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("NOVA_DPO_CACHE", os.environ.get("NOVA_DPO_CACHE", str(REPO / ".cache" / "models")))
+    monkeypatch.setenv("NOVA_DPO_CACHE", str(model_cache))
     source = tmp_path / "source"
     write_synthetic(source, 160, seed=3, snapshots=SNAPSHOTS)
     return tmp_path

@@ -1,4 +1,7 @@
-"""``nova-dpo generate | judge | chat``: the local model on the command line.
+"""``nova-dpo train | generate | judge | chat``: the local model on the command line.
+
+- ``train``: a local DPO training job in the foreground, from a Nova recipe with overrides (the same code the
+  ``NovaDpoTrainingOperator`` runs in a detached job);
 
 - ``generate``: replies to a ``gen_qa.jsonl`` as Nova's ``inference_output.jsonl`` (score it with
   ``nova-dpo metrics``);
@@ -31,7 +34,42 @@ def _add_machine_options(parser: argparse.ArgumentParser, batch: bool = True) ->
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0 = torch's default")
 
 
+def train(args: argparse.Namespace) -> int:
+    import json
+
+    from nova_dpo.platforms.local.training import train_from_files
+    from nova_dpo.recipes import resolve_recipe
+    from nova_dpo.recipes.overrides import parse_override
+
+    recipe = resolve_recipe(args.recipe, args.override, relaxed=args.relaxed)
+    local: dict = {}
+    for item in args.local:
+        local.update(parse_override(item))
+    summary = train_from_files(recipe.config, local, args.train, args.validation, args.base_model, args.out)
+    print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("train", help="DPO-train a local model from a Nova recipe (foreground)")
+    parser.add_argument("--recipe", required=True, help="shipped recipe name or YAML path")
+    parser.add_argument(
+        "--override", action="append", default=[], metavar="KEY=VALUE", help="recipe override (repeatable)"
+    )
+    parser.add_argument("--relaxed", action="store_true", help="validate to the wider of conflicting ranges")
+    parser.add_argument("--train", required=True, type=Path, help="Nova DPO train.jsonl")
+    parser.add_argument("--validation", type=Path, help="Nova DPO validation.jsonl")
+    parser.add_argument("--out", required=True, type=Path, help="job output folder")
+    parser.add_argument("--base-model", default=DEFAULT_BASE_MODEL, help="model name or folder")
+    parser.add_argument(
+        "--local",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="local trainer option, e.g. max_steps=20, max_rows=96, dtype=bfloat16 (repeatable)",
+    )
+    parser.set_defaults(handler=train)
+
     parser = subparsers.add_parser(
         "generate", help="generate replies to a gen_qa.jsonl (writes inference_output.jsonl)"
     )
