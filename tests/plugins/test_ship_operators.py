@@ -70,7 +70,7 @@ def make_plan(platform: str, root: str, technique: str = "lora", **params) -> di
         "base_model": "tiny-test-model",
         **params,
     }
-    with mock.patch.dict(os.environ, {"NOVA_DPO_ROLE_ARN": ROLE_ARN}):
+    with mock.patch.dict(os.environ, {"NOVA_DPO_ROLE_ARN": ROLE_ARN, "NOVA_DPO_IMPORT_ROLE_ARN": ROLE_ARN}):
         return resolve_run(
             chosen,
             dag_id="nova_dpo_pipeline",
@@ -370,8 +370,8 @@ class TestImportOnSageMaker:
             self.operator(s3_plan).execute_complete({}, {"status": "failure", "model_arn": MODEL_ARN})
 
     def test_without_a_role_names_the_setting(self, bedrock, s3_plan):
-        with pytest.raises(ValueError, match="NOVA_DPO_ROLE_ARN"):
-            self.operator({**s3_plan, "role_arn": None}).execute({})
+        with pytest.raises(ValueError, match="NOVA_DPO_IMPORT_ROLE_ARN"):
+            self.operator({**s3_plan, "import_role_arn": None}).execute({})
 
     def test_without_a_checkpoint_says_what_to_pass(self, bedrock, s3_plan):
         op = self.operator(s3_plan)

@@ -19,6 +19,7 @@ from nova_dpo.pipeline.params import FAMILIES, PLATFORMS, TECHNIQUES, recipe_ove
 LOCAL_HOME_ENV = "NOVA_DPO_HOME"
 S3_ROOT_ENV = "NOVA_DPO_S3_ROOT"
 ROLE_ENV = "NOVA_DPO_ROLE_ARN"
+IMPORT_ROLE_ENV = "NOVA_DPO_IMPORT_ROLE_ARN"
 DEFAULT_MAX_RUN = 86_400
 MODEL_NAME_PREFIX = "nova-dpo"
 
@@ -128,6 +129,8 @@ def resolve_run(
         "local_run_dir": f"{storage_root('local', None)}/runs/{key}",
         "job_names": [train_job, candidate_job, judge_job],
         "role_arn": os.environ.get(ROLE_ENV) if platform == "sagemaker" else None,
+        # Bedrock reads the escrow checkpoint with a role of its own (it cannot assume SageMaker's).
+        "import_role_arn": os.environ.get(IMPORT_ROLE_ENV) if platform == "sagemaker" else None,
         "training": {
             "recipe": recipe_name,
             "overrides": overrides,

@@ -208,18 +208,19 @@ class NovaImportModelOperator(_WaitingShipOperator):
         return uri
 
     def _delegate(self, plan: dict[str, Any]) -> BaseOperator:
-        from nova_dpo.pipeline.run import ROLE_ENV
+        from nova_dpo.pipeline.run import IMPORT_ROLE_ENV
         from nova_dpo_airflow.operators.bedrock_custom_model import BedrockImportCustomModelOperator
 
-        if not plan.get("role_arn"):
+        if not plan.get("import_role_arn"):
             raise ValueError(
-                f"The plan has no role_arn for Bedrock to read the checkpoint with: set env {ROLE_ENV} on the "
-                "workers to an IAM role that Bedrock can assume and that can read the training job's output."
+                f"The plan has no import_role_arn for Bedrock to read the checkpoint with: set env "
+                f"{IMPORT_ROLE_ENV} on the workers to an IAM role that Bedrock can assume and that can read the "
+                "training job's escrow checkpoint (iam/bedrock-import-role-policy.json)."
             )
         return BedrockImportCustomModelOperator(
             model_name=plan["ship"]["model_name"],
             model_source_uri=self._checkpoint_uri(),
-            role_arn=plan["role_arn"],
+            role_arn=plan["import_role_arn"],
             model_tags={
                 DATASET_TAG_KEY: self.dataset["content_sha256"],
                 RECIPE_TAG_KEY: plan["training"]["recipe_sha256"],

@@ -22,6 +22,7 @@ import importlib
 import json
 import logging
 import os
+import resource
 import signal
 import sys
 import time
@@ -244,9 +245,11 @@ def run(job_dir: Path) -> int:
         output_dir.mkdir(exist_ok=True)
         result = function(job["spec"], output_dir, _progress_writer(job_dir / PROGRESS_FILE))
         _ignore_interrupts()
-        write_json_atomic(job_dir / RESULT_FILE, dict(result or {}))
+        # ru_maxrss is in KiB on Linux: the job's peak memory, for sizing workers.
+        peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        write_json_atomic(job_dir / RESULT_FILE, {**dict(result or {}), "peak_rss_mib": round(peak_rss_mib)})
         status.update(status=JobStatus.COMPLETED.value, exit_code=0)
-        log.info("Job completed")
+        log.info("Job completed (peak RSS %.0f MiB)", peak_rss_mib)
     except _Interrupted as stop:
         _ignore_interrupts()
         log.warning("Job stopped: %s", stop.reason or "SIGTERM")
