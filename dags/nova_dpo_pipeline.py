@@ -17,6 +17,7 @@ with the same recipe is skipped. Reports land in `{storage_root}/runs/{run_key}/
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 from airflow.sdk import Asset, Param, dag, task, task_group
 
@@ -30,6 +31,8 @@ from nova_dpo_airflow.operators.ship import (
 )
 
 DAG_ID = "nova_dpo_pipeline"
+# Seconds between two looks at a running job (SageMaker describe calls, or a local job's status file).
+POLL_SECONDS = int(os.environ.get("NOVA_DPO_POLL_SECONDS", "30"))
 SCHEDULE = "@weekly"
 PLAN = "{{ ti.xcom_pull(task_ids='resolve_run') }}"
 DATASET_ASSET = Asset(name="nova_dpo_dataset_version", uri="x-nova-dpo://datasets")
@@ -117,6 +120,7 @@ def nova_dpo_pipeline() -> None:
 
     train = NovaDpoTrainingOperator(
         task_id="train_dpo",
+        poll_interval=POLL_SECONDS,
         platform=_xcom("resolve_run", "['platform']"),
         training_recipe=_xcom("resolve_run", "['training']['recipe']"),
         recipe_overrides=_xcom("resolve_run", "['training']['overrides']"),
@@ -142,12 +146,14 @@ def nova_dpo_pipeline() -> None:
             """The candidate and the baseline (the champion, else the base model) on the test prompts."""
             from nova_dpo.pipeline import steps
 
-            eval_set = steps.evaluation_set(plan, dataset, _path_factory(plan))
-            return steps.evaluation_targets(plan, training, eval_set, steps.baseline_model(plan))
+            factory = _path_factory(plan)
+            eval_set = steps.evaluation_set(plan, dataset, factory)
+            return steps.evaluation_targets(plan, training, eval_set, steps.baseline_model(plan, factory))
 
         targets = evaluation_targets(plan, dataset, train.output)
         generate = NovaEvaluationOperator.partial(
             task_id="generate",
+            poll_interval=POLL_SECONDS,
             task="gen_qa",
             platform=_xcom("resolve_run", "['platform']"),
             training_recipe=_xcom("resolve_run", "['evaluation']['recipes']['gen_qa']"),
@@ -173,6 +179,7 @@ def nova_dpo_pipeline() -> None:
 
         judge = NovaEvaluationOperator(
             task_id="llm_judge",
+            poll_interval=POLL_SECONDS,
             task="llm_judge",
             platform=_xcom("resolve_run", "['platform']"),
             training_recipe=_xcom("resolve_run", "['evaluation']['recipes']['llm_judge']"),

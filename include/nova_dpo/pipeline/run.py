@@ -150,7 +150,8 @@ def resolve_run(
             "max_new_tokens": int(params.get("max_new_tokens") or 512),
             "gen_qa_overrides": {"inference.max_new_tokens": int(params.get("max_new_tokens") or 512)},
             "max_eval_rows": params.get("max_eval_rows"),
-            "judge": params.get("judge") or "local",
+            # The judge the local platform runs; Nova's llm_judge job judges with its own model.
+            "judge": (params.get("judge") or "local") if platform == "local" else None,
             "judge_job_name": judge_job,
             "local_options": {
                 **(params.get("eval_local_options") or {}),

@@ -27,7 +27,10 @@ BASELINE = "baseline"
 
 
 def _path(uri: str, path_factory: Any = None) -> Any:
-    return path_factory(uri) if path_factory is not None else storage.as_path(uri)
+    # Job outputs extracted on the worker are local files (``file://``): the factory is for object storage.
+    if path_factory is None or "://" not in uri or uri.startswith("file://"):
+        return storage.as_path(uri)
+    return path_factory(uri)
 
 
 def _write_json(path: Any, payload: Any) -> None:
@@ -255,7 +258,7 @@ def local_store(plan: dict[str, Any]) -> Any:
     return LocalModelStore(Path(plan["root"]), runtime=LocalRuntime())
 
 
-def baseline_model(plan: dict[str, Any]) -> dict[str, str]:
+def baseline_model(plan: dict[str, Any], path_factory: Any = None) -> dict[str, str]:
     """The model to beat: the family's champion when there is one, else the base model."""
     if plan["platform"] == "local":
         store = local_store(plan)
@@ -264,7 +267,7 @@ def baseline_model(plan: dict[str, Any]) -> dict[str, str]:
             record = store.get_model(champion)
             return {"kind": "champion", "name": record.name, "uri": record.artifact_uri}
         return {"kind": "base", "name": plan["training"]["base_model"], "uri": plan["training"]["base_model"]}
-    champion = read_champion(plan)
+    champion = read_champion(plan, path_factory)
     if champion:
         return {"kind": "champion", "name": champion["model_name"], "uri": champion["checkpoint_uri"]}
     base = plan["training"]["base_model"]

@@ -247,8 +247,8 @@ def run(job_dir: Path) -> int:
         _ignore_interrupts()
         # ru_maxrss is in KiB on Linux: the job's peak memory, for sizing workers.
         peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        write_json_atomic(job_dir / RESULT_FILE, {**dict(result or {}), "peak_rss_mib": round(peak_rss_mib)})
-        status.update(status=JobStatus.COMPLETED.value, exit_code=0)
+        write_json_atomic(job_dir / RESULT_FILE, dict(result or {}))
+        status.update(status=JobStatus.COMPLETED.value, exit_code=0, peak_rss_mib=round(peak_rss_mib))
         log.info("Job completed (peak RSS %.0f MiB)", peak_rss_mib)
     except _Interrupted as stop:
         _ignore_interrupts()
