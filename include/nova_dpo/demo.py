@@ -69,10 +69,10 @@ def _environment(out: Path) -> dict[str, str]:
     return env
 
 
-def _airflow(*args: str, env: dict[str, str], quiet: bool = False) -> None:
+def _airflow(*args: str, env: dict[str, str], quiet: bool = False) -> int:
     command = [str(Path(sys.executable).with_name("airflow")), *args]
     output = subprocess.DEVNULL if quiet else None
-    subprocess.run(command, env=env, check=True, stdout=output, stderr=output)
+    return subprocess.run(command, env=env, check=False, stdout=output, stderr=output).returncode
 
 
 def latest_run(home: Path) -> Path | None:
@@ -80,40 +80,43 @@ def latest_run(home: Path) -> Path | None:
     return runs[-1].parent if runs else None
 
 
-def run_demo(out: Path, rows: int, seed: int, logical_date: dt.date) -> Path | None:
-    """Run the pipeline once under ``out``; return the run's folder (with ``report/``), if it got that far."""
+def run_demo(out: Path, rows: int, seed: int, logical_date: dt.date) -> tuple[bool, Path | None]:
+    """Run the pipeline once under ``out``: whether the run succeeded, and its folder if it reached the gate."""
     from nova_dpo.data.synthesize import write_synthetic
 
     out = out.absolute()
     write_synthetic(out / "source", rows, seed, DEMO_SNAPSHOTS)
     env = _environment(out)
-    _airflow("db", "migrate", env=env, quiet=True)
+    if _airflow("db", "migrate", env=env, quiet=True):
+        raise RuntimeError(f"airflow db migrate failed in {env['AIRFLOW_HOME']}")
     conf = {**DEMO_CONF, "dataset_source": str(out / "source"), "storage_root": str(out / "home")}
-    _airflow("dags", "test", DAG_ID, logical_date.isoformat(), "--conf", json.dumps(conf), env=env)
-    return latest_run(out / "home")
+    code = _airflow("dags", "test", DAG_ID, logical_date.isoformat(), "--conf", json.dumps(conf), env=env)
+    return code == 0, latest_run(out / "home")
 
 
 def demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    run = run_demo(Path(args.out), args.rows, args.seed, args.logical_date)
+    succeeded, run = run_demo(Path(args.out), args.rows, args.seed, args.logical_date)
     minutes = (time.monotonic() - started) / 60
     if run is None:
         print(f"the pipeline stopped before the gate ({minutes:.1f} min); see the task logs above")
         return 1
     verdict = json.loads((run / "verdict.json").read_text())
     print()
-    print(f"pipeline finished in {minutes:.1f} min")
+    state = "finished" if succeeded else "FAILED after the gate (see the failed task's log above)"
+    print(f"pipeline {state} in {minutes:.1f} min")
     print(f"gate verdict: {'PASSED' if verdict['passed'] else 'REJECTED'}")
     for reason in verdict["reasons"]:
         print(f"  - {reason}")
-    print(f"report: {run / 'report' / 'report.md'}")
+    report = run / "report" / "report.md"
+    print(f"report: {report}" if report.exists() else f"no report: the run stopped before publish; see {run}")
     champions = sorted((Path(args.out) / "home" / "registry").glob("*/champion.json"))
     if verdict["passed"] and champions:
         model_id = json.loads(champions[-1].read_text())["model_id"]
         print(
             f"chat with it: .venv/bin/nova-dpo chat --model {Path(args.out) / 'home' / 'models' / model_id / 'artifact'}"
         )
-    return 0
+    return 0 if succeeded else 1
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
