@@ -105,7 +105,11 @@ def worker(name: str, source: Path) -> None:
 def measure(name: str, source: Path) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
     command = [sys.executable, __file__, "--worker", name, "--source", str(source)]
-    done = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
+    done = subprocess.run(command, check=False, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        # The baseline holds the whole dataset in a DataFrame; at 1M rows it can run out of memory.
+        reason = "killed: out of memory?" if done.returncode < 0 else done.stderr.strip().splitlines()[-1]
+        return {"failed": reason}
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -133,16 +137,25 @@ def main() -> int:
         for rows in args.rows:
             source = synthesize(rows, Path(folder))
             results = {name: measure(name, source) for name in ("pandas-apply", "prepare")}
-            base = results["pandas-apply"]["rows"] / results["pandas-apply"]["seconds"]
+            baseline = results["pandas-apply"]
+            base = baseline["rows"] / baseline["seconds"] if "failed" not in baseline else float("nan")
             for name, result in results.items():
+                if "failed" in result:
+                    print(f"{rows:>9,} | {name:<13} | failed: {result['failed']}")
+                    continue
                 rate = result["rows"] / result["seconds"]
                 print(
                     f"{rows:>9,} | {name:<13} | {result['seconds']:>8.1f} | {rate:>8,.0f} | "
                     f"{result['peak_rss_mib']:>12,.0f} | {rate / base:>9.2f}×"
                 )
             prepared = results["prepare"]
+            if "failed" in prepared:
+                failures.append(f"{rows:,} rows: prepare failed: {prepared['failed']}")
+                continue
             rate = prepared["rows"] / prepared["seconds"]
-            if rate < 3 * base:
+            if "failed" in baseline:
+                failures.append(f"{rows:,} rows: no baseline to compare with ({baseline['failed']})")
+            elif rate < 3 * base:
                 failures.append(f"{rows:,} rows: prepare is {rate / base:.2f}× the baseline, target ≥ 3×")
             if rate < 20_000:
                 failures.append(f"{rows:,} rows: prepare runs {rate:,.0f} rows/s, target ≥ 20,000")
