@@ -602,7 +602,84 @@ class BedrockConverseSmokeTestOperator(AwsBaseOperator[BedrockRuntimeHook]):
         return names
 
 
-class BedrockDeleteCustomModelDeploymentOperator(AwsBaseOperator[BedrockCustomModelHook]):
+class _BedrockDeleteOperator(AwsBaseOperator[BedrockCustomModelHook]):
+    """Delete one Bedrock resource and wait until it is gone: the logic both teardown operators share.
+
+    A subclass names the attribute that holds the identifier and the API call, waiter and trigger to use.
+    """
+
+    aws_hook_class = BedrockCustomModelHook
+    identifier_field: str
+    resource: str
+    delete_method: str
+    delete_param: str
+    waiter_name: str
+    trigger_class: type
+    trigger_param: str
+
+    def __init__(
+        self,
+        *,
+        ignore_missing: bool = True,
+        wait_for_completion: bool = True,
+        waiter_delay: int = 15,
+        waiter_max_attempts: int = 80,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.ignore_missing = ignore_missing
+        self.wait_for_completion = wait_for_completion
+        self.waiter_delay = waiter_delay
+        self.waiter_max_attempts = waiter_max_attempts
+        self.deferrable = deferrable
+
+    def execute(self, context: Context) -> bool:
+        identifier = getattr(self, self.identifier_field)
+        if not identifier:
+            if self.ignore_missing:
+                self.log.info("No %s given: nothing to delete.", self.resource)
+                return False
+            raise ValueError(f"{self.identifier_field} is empty.")
+        try:
+            getattr(self.hook.conn, self.delete_method)(**{self.delete_param: identifier})
+        except ClientError as error:
+            if self.ignore_missing and is_not_found(error):
+                self.log.info(
+                    "%s %s does not exist: nothing to delete.", self.resource.capitalize(), identifier
+                )
+                return False
+            raise
+        self.log.info("Deleting %s %s.", self.resource, identifier)
+        if self.deferrable:
+            self.defer(
+                trigger=self.trigger_class(
+                    **{self.trigger_param: identifier},
+                    waiter_delay=self.waiter_delay,
+                    waiter_max_attempts=self.waiter_max_attempts,
+                    aws_conn_id=self.aws_conn_id,
+                    region_name=self.region_name,
+                    verify=self.verify,
+                    botocore_config=self.botocore_config,
+                ),
+                method_name="execute_complete",
+            )
+        if self.wait_for_completion:
+            self.hook.get_waiter(self.waiter_name).wait(
+                **{self.delete_param: identifier},
+                WaiterConfig={"Delay": self.waiter_delay, "MaxAttempts": self.waiter_max_attempts},
+            )
+        return True
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> bool:
+        validated_event = validate_execute_complete_event(event)
+        if validated_event["status"] != "success":
+            raise AirflowException(f"Error while deleting {self.resource}: {validated_event}")
+        self.log.info("%s %s is deleted.", self.resource.capitalize(), validated_event[self.trigger_param])
+        return True
+
+
+class BedrockDeleteCustomModelDeploymentOperator(_BedrockDeleteOperator):
     """
     Delete an on-demand custom model deployment, for teardown.
 
@@ -624,72 +701,21 @@ class BedrockDeleteCustomModelDeploymentOperator(AwsBaseOperator[BedrockCustomMo
     :return: True when a deployment was deleted, False when there was none.
     """
 
-    aws_hook_class = BedrockCustomModelHook
     template_fields: Sequence[str] = aws_template_fields("deployment_arn_or_name")
+    identifier_field = "deployment_arn_or_name"
+    resource = "deployment"
+    delete_method = "delete_custom_model_deployment"
+    delete_param = "customModelDeploymentIdentifier"
+    waiter_name = "custom_model_deployment_deleted"
+    trigger_class = BedrockCustomModelDeploymentDeletedTrigger
+    trigger_param = "deployment_identifier"
 
-    def __init__(
-        self,
-        *,
-        deployment_arn_or_name: str | None,
-        ignore_missing: bool = True,
-        wait_for_completion: bool = True,
-        waiter_delay: int = 15,
-        waiter_max_attempts: int = 80,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        **kwargs,
-    ) -> None:
+    def __init__(self, *, deployment_arn_or_name: str | None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.deployment_arn_or_name = deployment_arn_or_name
-        self.ignore_missing = ignore_missing
-        self.wait_for_completion = wait_for_completion
-        self.waiter_delay = waiter_delay
-        self.waiter_max_attempts = waiter_max_attempts
-        self.deferrable = deferrable
-
-    def execute(self, context: Context) -> bool:
-        identifier = self.deployment_arn_or_name
-        if not identifier:
-            if self.ignore_missing:
-                self.log.info("No deployment given: nothing to delete.")
-                return False
-            raise ValueError("deployment_arn_or_name is empty.")
-        try:
-            self.hook.conn.delete_custom_model_deployment(customModelDeploymentIdentifier=identifier)
-        except ClientError as error:
-            if self.ignore_missing and is_not_found(error):
-                self.log.info("Deployment %s does not exist: nothing to delete.", identifier)
-                return False
-            raise
-        self.log.info("Deleting deployment %s.", identifier)
-        if self.deferrable:
-            self.defer(
-                trigger=BedrockCustomModelDeploymentDeletedTrigger(
-                    deployment_identifier=identifier,
-                    waiter_delay=self.waiter_delay,
-                    waiter_max_attempts=self.waiter_max_attempts,
-                    aws_conn_id=self.aws_conn_id,
-                    region_name=self.region_name,
-                    verify=self.verify,
-                    botocore_config=self.botocore_config,
-                ),
-                method_name="execute_complete",
-            )
-        if self.wait_for_completion:
-            self.hook.get_waiter("custom_model_deployment_deleted").wait(
-                customModelDeploymentIdentifier=identifier,
-                WaiterConfig={"Delay": self.waiter_delay, "MaxAttempts": self.waiter_max_attempts},
-            )
-        return True
-
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> bool:
-        validated_event = validate_execute_complete_event(event)
-        if validated_event["status"] != "success":
-            raise AirflowException(f"Error while deleting deployment: {validated_event}")
-        self.log.info("Deployment %s is deleted.", validated_event["deployment_identifier"])
-        return True
 
 
-class BedrockDeleteProvisionedThroughputOperator(AwsBaseOperator[BedrockCustomModelHook]):
+class BedrockDeleteProvisionedThroughputOperator(_BedrockDeleteOperator):
     """
     Delete a provisioned model throughput, for teardown (it bills by the hour while it exists).
 
@@ -711,69 +737,18 @@ class BedrockDeleteProvisionedThroughputOperator(AwsBaseOperator[BedrockCustomMo
     :return: True when a provisioned throughput was deleted, False when there was none.
     """
 
-    aws_hook_class = BedrockCustomModelHook
     template_fields: Sequence[str] = aws_template_fields("provisioned_model_id")
+    identifier_field = "provisioned_model_id"
+    resource = "provisioned throughput"
+    delete_method = "delete_provisioned_model_throughput"
+    delete_param = "provisionedModelId"
+    waiter_name = "provisioned_model_throughput_deleted"
+    trigger_class = BedrockProvisionedModelThroughputDeletedTrigger
+    trigger_param = "provisioned_model_id"
 
-    def __init__(
-        self,
-        *,
-        provisioned_model_id: str | None,
-        ignore_missing: bool = True,
-        wait_for_completion: bool = True,
-        waiter_delay: int = 15,
-        waiter_max_attempts: int = 80,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        **kwargs,
-    ) -> None:
+    def __init__(self, *, provisioned_model_id: str | None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.provisioned_model_id = provisioned_model_id
-        self.ignore_missing = ignore_missing
-        self.wait_for_completion = wait_for_completion
-        self.waiter_delay = waiter_delay
-        self.waiter_max_attempts = waiter_max_attempts
-        self.deferrable = deferrable
-
-    def execute(self, context: Context) -> bool:
-        identifier = self.provisioned_model_id
-        if not identifier:
-            if self.ignore_missing:
-                self.log.info("No provisioned throughput given: nothing to delete.")
-                return False
-            raise ValueError("provisioned_model_id is empty.")
-        try:
-            self.hook.conn.delete_provisioned_model_throughput(provisionedModelId=identifier)
-        except ClientError as error:
-            if self.ignore_missing and is_not_found(error):
-                self.log.info("Provisioned throughput %s does not exist: nothing to delete.", identifier)
-                return False
-            raise
-        self.log.info("Deleting provisioned throughput %s.", identifier)
-        if self.deferrable:
-            self.defer(
-                trigger=BedrockProvisionedModelThroughputDeletedTrigger(
-                    provisioned_model_id=identifier,
-                    waiter_delay=self.waiter_delay,
-                    waiter_max_attempts=self.waiter_max_attempts,
-                    aws_conn_id=self.aws_conn_id,
-                    region_name=self.region_name,
-                    verify=self.verify,
-                    botocore_config=self.botocore_config,
-                ),
-                method_name="execute_complete",
-            )
-        if self.wait_for_completion:
-            self.hook.get_waiter("provisioned_model_throughput_deleted").wait(
-                provisionedModelId=identifier,
-                WaiterConfig={"Delay": self.waiter_delay, "MaxAttempts": self.waiter_max_attempts},
-            )
-        return True
-
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> bool:
-        validated_event = validate_execute_complete_event(event)
-        if validated_event["status"] != "success":
-            raise AirflowException(f"Error while deleting provisioned throughput: {validated_event}")
-        self.log.info("Provisioned throughput %s is deleted.", validated_event["provisioned_model_id"])
-        return True
 
 
 class BedrockPruneCustomModelsOperator(AwsBaseOperator[BedrockCustomModelHook]):
