@@ -48,7 +48,10 @@ DEMO_CONF = {
     "max_eval_rows": 48,
     "max_new_tokens": 64,
     "eval_local_options": {"batch_size": 8, "dtype": "auto"},
-    "deploy": True,
+    # Two DPO steps teach the call format on most prompts (tool_call_f1 0 -> 0.58 on held-out prompts) but not
+    # yet reliably enough for the strict smoke test, which then fails the run after the gate. Deploy with
+    # `nova-dpo chat --model <stored model>` instead, or set this to True with more training rows.
+    "deploy": False,
 }
 
 
