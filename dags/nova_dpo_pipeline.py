@@ -22,6 +22,7 @@ import os
 from airflow.sdk import Asset, Param, dag, task, task_group
 
 from nova_dpo.pipeline.params import param_definitions
+from nova_dpo_airflow.notifications import notify_failure
 from nova_dpo_airflow.operators.nova_jobs import NovaDpoTrainingOperator, NovaEvaluationOperator
 from nova_dpo_airflow.operators.ship import (
     NovaDeployModelOperator,
@@ -53,7 +54,12 @@ def _xcom(task_id: str, path: str = "") -> str:
     tags=["nova", "dpo", "llm", "customization"],
     params={name: Param(**definition) for name, definition in param_definitions().items()},
     render_template_as_native_obj=True,
-    default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=1), "retry_exponential_backoff": True},
+    default_args={
+        "retries": 2,
+        "retry_delay": dt.timedelta(minutes=1),
+        "retry_exponential_backoff": True,
+        "on_failure_callback": notify_failure,
+    },
 )
 def nova_dpo_pipeline() -> None:
     @task
@@ -201,8 +207,10 @@ def nova_dpo_pipeline() -> None:
     def metric_gate(plan: dict, evaluation: dict) -> str:
         """Compare candidate and baseline with paired bootstrap intervals; pass → ship, fail → reject."""
         from nova_dpo.pipeline import steps
+        from nova_dpo_airflow.notifications import notify_verdict
 
         verdict = steps.gate(plan, evaluation["gen_qa"], evaluation["judge"], _path_factory(plan))
+        notify_verdict(plan, verdict)
         if not verdict["passed"]:
             return "reject"
         return "approval" if plan["ship"]["approval_required"] else "import_model"
