@@ -611,8 +611,7 @@ class _BedrockDeleteOperator(AwsBaseOperator[BedrockCustomModelHook]):
     aws_hook_class = BedrockCustomModelHook
     identifier_field: str
     resource: str
-    delete_method: str
-    delete_param: str
+    waiter_param: str
     waiter_name: str
     trigger_class: type
     trigger_param: str
@@ -642,7 +641,7 @@ class _BedrockDeleteOperator(AwsBaseOperator[BedrockCustomModelHook]):
                 return False
             raise ValueError(f"{self.identifier_field} is empty.")
         try:
-            getattr(self.hook.conn, self.delete_method)(**{self.delete_param: identifier})
+            self._delete(identifier)
         except ClientError as error:
             if self.ignore_missing and is_not_found(error):
                 self.log.info(
@@ -666,10 +665,13 @@ class _BedrockDeleteOperator(AwsBaseOperator[BedrockCustomModelHook]):
             )
         if self.wait_for_completion:
             self.hook.get_waiter(self.waiter_name).wait(
-                **{self.delete_param: identifier},
+                **{self.waiter_param: identifier},
                 WaiterConfig={"Delay": self.waiter_delay, "MaxAttempts": self.waiter_max_attempts},
             )
         return True
+
+    def _delete(self, identifier: str) -> None:
+        raise NotImplementedError
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> bool:
         validated_event = validate_execute_complete_event(event)
@@ -704,8 +706,7 @@ class BedrockDeleteCustomModelDeploymentOperator(_BedrockDeleteOperator):
     template_fields: Sequence[str] = aws_template_fields("deployment_arn_or_name")
     identifier_field = "deployment_arn_or_name"
     resource = "deployment"
-    delete_method = "delete_custom_model_deployment"
-    delete_param = "customModelDeploymentIdentifier"
+    waiter_param = "customModelDeploymentIdentifier"
     waiter_name = "custom_model_deployment_deleted"
     trigger_class = BedrockCustomModelDeploymentDeletedTrigger
     trigger_param = "deployment_identifier"
@@ -713,6 +714,9 @@ class BedrockDeleteCustomModelDeploymentOperator(_BedrockDeleteOperator):
     def __init__(self, *, deployment_arn_or_name: str | None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.deployment_arn_or_name = deployment_arn_or_name
+
+    def _delete(self, identifier: str) -> None:
+        self.hook.conn.delete_custom_model_deployment(customModelDeploymentIdentifier=identifier)
 
 
 class BedrockDeleteProvisionedThroughputOperator(_BedrockDeleteOperator):
@@ -740,8 +744,7 @@ class BedrockDeleteProvisionedThroughputOperator(_BedrockDeleteOperator):
     template_fields: Sequence[str] = aws_template_fields("provisioned_model_id")
     identifier_field = "provisioned_model_id"
     resource = "provisioned throughput"
-    delete_method = "delete_provisioned_model_throughput"
-    delete_param = "provisionedModelId"
+    waiter_param = "provisionedModelId"
     waiter_name = "provisioned_model_throughput_deleted"
     trigger_class = BedrockProvisionedModelThroughputDeletedTrigger
     trigger_param = "provisioned_model_id"
@@ -749,6 +752,9 @@ class BedrockDeleteProvisionedThroughputOperator(_BedrockDeleteOperator):
     def __init__(self, *, provisioned_model_id: str | None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.provisioned_model_id = provisioned_model_id
+
+    def _delete(self, identifier: str) -> None:
+        self.hook.conn.delete_provisioned_model_throughput(provisionedModelId=identifier)
 
 
 class BedrockPruneCustomModelsOperator(AwsBaseOperator[BedrockCustomModelHook]):
