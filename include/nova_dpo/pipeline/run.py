@@ -10,13 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-from pathlib import Path
 from typing import Any
 
 from nova_dpo.gate import GateRules
 from nova_dpo.pipeline.params import FAMILIES, PLATFORMS, TECHNIQUES, recipe_overrides
 
-LOCAL_HOME_ENV = "NOVA_DPO_HOME"
 S3_ROOT_ENV = "NOVA_DPO_S3_ROOT"
 ROLE_ENV = "NOVA_DPO_ROLE_ARN"
 IMPORT_ROLE_ENV = "NOVA_DPO_IMPORT_ROLE_ARN"
@@ -66,7 +64,9 @@ def storage_root(platform: str, explicit: str | None) -> str:
         if not root:
             raise PlanError(f"set the storage_root param or env {S3_ROOT_ENV} to an s3://bucket/prefix")
         return root
-    return str(Path(os.environ.get(LOCAL_HOME_ENV, "~/.nova-dpo")).expanduser().absolute())
+    from nova_dpo.platforms.factory import local_root
+
+    return str(local_root())
 
 
 def run_key(logical_date: dt.datetime, run_id: str) -> str:
