@@ -56,6 +56,25 @@ class LocalTrainingOptions:
         default=True,
         metadata={"help": "Recompute activations in the backward pass: less memory, somewhat slower steps."},
     )
+    shared_prompt: bool = field(
+        default=True,
+        metadata={
+            "help": "Score a pair's chosen and rejected completions in one sequence that shares the prompt (prefix "
+            "sharing): the same log-probabilities as TRL's two sequences at about half the compute. False runs "
+            "TRL's own forward."
+        },
+    )
+    precompute_ref_log_probs: bool = field(
+        default=False,
+        metadata={
+            "help": "Compute the reference log-probabilities once, before training, in batches of "
+            "reference_batch_size, instead of in every training step."
+        },
+    )
+    reference_batch_size: int = field(
+        default=8,
+        metadata={"help": "Pairs per forward pass when reference log-probabilities are precomputed."},
+    )
     max_per_device_batch_size: int = field(
         default=2,
         metadata={
@@ -92,6 +111,8 @@ class LocalTrainingOptions:
             raise ValueError(
                 f"max_per_device_batch_size must be at least 1, got {self.max_per_device_batch_size}."
             )
+        if self.reference_batch_size < 1:
+            raise ValueError(f"reference_batch_size must be at least 1, got {self.reference_batch_size}.")
         if self.logging_steps < 1:
             raise ValueError(f"logging_steps must be at least 1, got {self.logging_steps}.")
 

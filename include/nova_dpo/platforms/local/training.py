@@ -58,6 +58,7 @@ from nova_dpo.platforms.local.model import (
     write_directory_atomically,
 )
 from nova_dpo.platforms.local.preference_data import read_preference_rows
+from nova_dpo.platforms.local.shared_prompt import add_shared_prompt_forward
 
 if TYPE_CHECKING:
     import torch
@@ -196,6 +197,8 @@ def build_dpo_config(
         seed=options.seed,
         data_seed=options.seed,
         logging_steps=options.logging_steps,
+        precompute_ref_log_probs=options.precompute_ref_log_probs,
+        precompute_ref_batch_size=options.reference_batch_size,
         save_strategy="no",
         eval_strategy="no",
         report_to="none",
@@ -383,9 +386,29 @@ def _trainer_class():
         recipes configure, decays until ``constant_steps`` before the end and then holds ``min_lr``.
         """
 
-        def __init__(self, *args: Any, constant_steps: int = 0, **kwargs: Any) -> None:
+        def __init__(
+            self, *args: Any, constant_steps: int = 0, shared_prompt: bool = False, **kwargs: Any
+        ) -> None:
             self.constant_steps = constant_steps
+            self.shared_prompt = shared_prompt
             super().__init__(*args, **kwargs)
+            self._add_shared_prompt_forward()
+
+        def _add_shared_prompt_forward(self) -> None:
+            """Pack each pair's completions behind one shared prompt (see :mod:`.shared_prompt`), once."""
+            from peft import PeftModel
+
+            causal_lm = self.model.get_base_model() if isinstance(self.model, PeftModel) else self.model
+            if not self.shared_prompt or getattr(causal_lm, "_nova_shared_prompt", False):
+                return
+            causal_lm._nova_shared_prompt = add_shared_prompt_forward(causal_lm)
+            if not causal_lm._nova_shared_prompt:
+                log.warning("shared_prompt is not supported for this model; using TRL's forward.")
+
+        def _precompute_ref_logps(self, *args: Any, **kwargs: Any):
+            # TRL precomputes while it is being built: add the packed forward before the first reference pass.
+            self._add_shared_prompt_forward()
+            return super()._precompute_ref_logps(*args, **kwargs)
 
         def create_scheduler(self, num_training_steps, optimizer=None):
             if self.lr_scheduler is not None or self.constant_steps <= 0:
@@ -478,6 +501,7 @@ RESOLVED_TRL_ARGS = (
     "activation_checkpointing",
     "disable_dropout",
     "bf16",
+    "precompute_ref_log_probs",
     "seed",
 )
 
@@ -552,6 +576,7 @@ def train(
             optimizers=(optimizer, None),
             peft_config=lora_config,
             constant_steps=int(_get(training_config, "model.optim.sched.constant_steps", 0) or 0),
+            shared_prompt=options.shared_prompt,
         )
         # With tqdm off, transformers prints every raw log dict to stdout; NovaProgressCallback logs them instead.
         trainer.remove_callback(PrinterCallback)

@@ -14,10 +14,19 @@ A job kind names a function ``fn(spec: dict, output_dir: Path, progress: Callabl
 ``"module:function"``. It is imported here, in the job's process, so whoever submits jobs never loads torch.
 SIGTERM stops a job (status Stopped); so does running past ``max_run`` (Stopped, reason MaxRuntimeExceeded,
 as on SageMaker).
+
+Training and evaluation jobs each take a *compute slot* before they start: ``$NOVA_DPO_LOCAL_SLOTS`` of them
+(default 1) per jobs folder, held as ``flock`` locks on ``{jobs}/.slots/N.lock`` for the life of the process, so
+the kernel frees a slot whenever its job ends, however it ends. On a small machine two jobs sharing the cores
+run far slower than one after the other (each framework thread pool spins for cores the other holds), so the
+pipeline's parallel evaluation jobs queue here instead, like jobs waiting for capacity on SageMaker. A waiting
+job is InProgress with ``{"phase": "waiting for a compute slot"}`` as its progress; ``max_run`` counts from the
+moment it gets its slot.
 """
 
 from __future__ import annotations
 
+import fcntl
 import importlib
 import json
 import logging
@@ -48,6 +57,12 @@ JOB_KINDS: dict[str, str] = {
     "evaluation": "nova_dpo.platforms.local.generation:run_evaluation_job",
     "sleep": "nova_dpo.platforms.local.worker:run_sleep_job",
 }
+
+# Kinds that need the machine's cores to themselves (see the module docstring).
+COMPUTE_KINDS = frozenset({"training", "evaluation"})
+SLOTS_ENV = "NOVA_DPO_LOCAL_SLOTS"
+SLOTS_DIR = ".slots"
+_SLOT_POLL_SECONDS = 0.5
 
 ProgressFn = Callable[[dict[str, Any]], None]
 JobFunction = Callable[[dict[str, Any], Path, ProgressFn], dict[str, Any]]
@@ -217,6 +232,47 @@ def _progress_writer(path: Path) -> ProgressFn:
     return progress
 
 
+def compute_slots() -> int:
+    """How many compute jobs may run at once: ``$NOVA_DPO_LOCAL_SLOTS``, default 1."""
+    value = os.environ.get(SLOTS_ENV, "1")
+    try:
+        slots = int(value)
+    except ValueError:
+        slots = 0
+    if slots < 1:
+        raise ValueError(f"{SLOTS_ENV} must be a positive number of concurrent jobs, got {value!r}.")
+    return slots
+
+
+def acquire_compute_slot(jobs_root: Path, progress: ProgressFn) -> int:
+    """Block until one of the compute slots under ``jobs_root`` is free; hold it until this process exits.
+
+    :returns: the file descriptor of the held lock (closing it frees the slot early).
+    """
+    slots_dir = jobs_root / SLOTS_DIR
+    slots_dir.mkdir(parents=True, exist_ok=True)
+    waiting_since = time.monotonic()
+    announced = False
+    while True:
+        for index in range(compute_slots()):
+            fd = os.open(slots_dir / f"{index}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            if announced:
+                log.info("Got compute slot %d after %.0f s", index, time.monotonic() - waiting_since)
+            return fd
+        if not announced:
+            log.info(
+                "Waiting for a compute slot (%s=%d): another local job is running", SLOTS_ENV, compute_slots()
+            )
+            progress({"phase": "waiting for a compute slot"})
+            announced = True
+        time.sleep(_SLOT_POLL_SECONDS)
+
+
 def run(job_dir: Path) -> int:
     """Run the job in ``job_dir`` to its end and record how it ended; the process's exit code."""
     # Before anything else, so that a stop arriving during start-up is recorded as Stopped too.
@@ -237,6 +293,8 @@ def run(job_dir: Path) -> int:
         if job is None:
             raise FileNotFoundError(f"{job_dir / JOB_FILE} is missing; the job folder is damaged.")
         log.info("Job %s (%s) started, pid %d", job.get("name"), job["kind"], os.getpid())
+        if job["kind"] in COMPUTE_KINDS:
+            acquire_compute_slot(job_dir.parent, _progress_writer(job_dir / PROGRESS_FILE))
         if job.get("max_run"):
             signal.signal(signal.SIGALRM, _max_run_handler(float(job["max_run"])))
             signal.setitimer(signal.ITIMER_REAL, float(job["max_run"]))

@@ -292,3 +292,81 @@ def test_a_job_whose_process_cannot_start_is_failed_when_submit_returns(runner, 
     assert state.status is JobStatus.FAILED
     assert "exited with code 1 before it started the job" in state.failure_reason
     assert "No module named" in state.failure_reason
+
+
+# ---------------------------------------------------------------------------------------------- compute slots
+
+
+def _slot_holder(jobs_root: Path, hold_seconds: float) -> subprocess.Popen[bytes]:
+    """Another process that takes a compute slot, says so on stdout, and holds it for ``hold_seconds``."""
+    code = (
+        "import sys, time; from pathlib import Path; from nova_dpo.platforms.local import worker; "
+        f"worker.acquire_compute_slot(Path({str(jobs_root)!r}), lambda _: None); "
+        f"print('held', flush=True); time.sleep({hold_seconds})"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=os.environ.copy())
+    assert holder.stdout.readline().strip() == b"held"
+    return holder
+
+
+def test_a_compute_job_waits_for_the_slot_another_process_holds(tmp_path: Path):
+    holder = _slot_holder(tmp_path, hold_seconds=60)
+    reported: list[dict] = []
+    try:
+        started = time.monotonic()
+        # While the holder lives, no slot: the waiter says so once and keeps waiting (until the alarm).
+        signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(TimeoutError()))
+        signal.setitimer(signal.ITIMER_REAL, 1.5)
+        with pytest.raises(TimeoutError):
+            worker.acquire_compute_slot(tmp_path, reported.append)
+        assert time.monotonic() - started >= 1.4
+        assert reported == [{"phase": "waiting for a compute slot"}]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        holder.kill()
+        holder.wait()
+    # A killed holder frees its slot: the kernel drops the lock with the process.
+    fd = worker.acquire_compute_slot(tmp_path, reported.append)
+    os.close(fd)
+
+
+def test_more_slots_let_compute_jobs_run_side_by_side(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv(worker.SLOTS_ENV, "2")
+    holder = _slot_holder(tmp_path, hold_seconds=60)
+    try:
+        fd = worker.acquire_compute_slot(tmp_path, lambda _: pytest.fail("must not wait"))
+        os.close(fd)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two"])
+def test_a_bad_slot_count_is_refused_by_name(monkeypatch, value):
+    monkeypatch.setenv(worker.SLOTS_ENV, value)
+    with pytest.raises(ValueError, match=worker.SLOTS_ENV):
+        worker.compute_slots()
+
+
+@pytest.mark.parametrize(("kind", "waits"), [("training", True), ("evaluation", True), ("sleep", False)])
+def test_compute_jobs_queue_for_a_slot_and_others_do_not(tmp_path: Path, monkeypatch, kind, waits):
+    job_dir = tmp_path / "jobs" / "queued"
+    job_dir.mkdir(parents=True)
+    (job_dir / worker.JOB_FILE).write_text(json.dumps({"name": "queued", "kind": kind, "spec": {}}))
+    ran_at: list[float] = []
+    monkeypatch.setattr(
+        worker, "load_job_function", lambda _kind: lambda *_: ran_at.append(time.monotonic()) or {}
+    )
+    holder = _slot_holder(tmp_path / "jobs", hold_seconds=1.5)
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGALRM)}
+    started = time.monotonic()
+    try:
+        assert worker.run(job_dir) == 0  # in this process: run() installs the job's signal handlers here
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        holder.kill()
+        holder.wait()
+    assert (ran_at[0] - started >= 1.0) is waits
+    assert status_file(LocalJobRunner(tmp_path), "queued")["status"] == JobStatus.COMPLETED.value

@@ -1,0 +1,214 @@
+"""Shared-prompt DPO forward: both completions of a preference pair scored in one sequence.
+
+TRL's DPO batch holds every pair twice: ``prompt + chosen`` in row ``i`` and ``prompt + rejected`` in row ``n + i``.
+The prompt therefore runs through the model twice, and in tool-use data the prompt (the system message with the tool
+specifications) is most of the tokens. Off Triton devices, TRL's fused LM head also scores every position, the
+prompt's included, and the head of a small model with a 49k vocabulary is a fifth of its weights.
+
+Here each pair becomes one sequence ``prompt + chosen + rejected`` (prefix sharing; Wang et al. 2024, "Accelerating
+Direct Preference Optimization with Prefix Sharing"):
+
+- a block attention mask lets prompt tokens see the prompt causally, chosen tokens see the prompt and the chosen
+  tokens before them, and rejected tokens see the prompt and the rejected tokens before them, never the chosen ones;
+- position ids restart after the prompt for the rejected completion, so both completions sit at the positions they
+  have in TRL's layout;
+- the LM head runs on the completion positions only.
+
+Every completion token has exactly the context it has in TRL's layout, so the log-probabilities are the same (up to
+floating-point summation order) at about half the cost. The result has TRL's ``FusedCausalLMOutput`` shape, scattered
+back to the ``[2n, length - 1]`` layout, so the DPO loss and metrics code runs unchanged. A batch that is not laid out
+this way (rows ``i`` and ``n + i`` with different prompts, completions that are not one contiguous span) falls back
+to TRL's forward.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel
+
+IGNORE_INDEX = -100
+PROMPT, CHOSEN, REJECTED, PADDING = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class PackedPairs:
+    """A DPO batch of ``n`` pairs packed as ``n`` sequences ``prompt + chosen + rejected``.
+
+    :param input_ids: ``[n, T]`` packed token ids, right-padded.
+    :param position_ids: ``[n, T]``; the rejected completion restarts at the prompt's length.
+    :param attention_mask: ``[n, 1, T, T]`` boolean, True where a query may attend a key.
+    :param hidden_index: for every scored completion token, the flat index into ``[n * T]`` of the hidden state that
+        predicts it.
+    :param labels: the scored tokens, in the same order.
+    :param rows: the row of each scored token in TRL's ``[2n, length - 1]`` output layout.
+    :param columns: its column there (the position of the hidden state that predicts it in the unpacked row).
+    :param shape: TRL's output shape, ``(2n, length - 1)``.
+    """
+
+    input_ids: torch.Tensor
+    position_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    hidden_index: torch.Tensor
+    labels: torch.Tensor
+    rows: torch.Tensor
+    columns: torch.Tensor
+    shape: tuple[int, int]
+
+
+def _completion_span(scored_row: torch.Tensor) -> tuple[int, int] | None:
+    """``(start, length)`` of the row's scored tokens if they form one non-empty contiguous span, else None."""
+    import torch
+
+    positions = torch.nonzero(scored_row).flatten()
+    if positions.numel() == 0:
+        return None
+    start, end = int(positions[0]), int(positions[-1]) + 1
+    return (start, end - start) if end - start == positions.numel() else None
+
+
+def pack_pairs(input_ids: torch.Tensor, labels: torch.Tensor, pad_token_id: int = 0) -> PackedPairs | None:
+    """Pack TRL's ``[chosen rows; rejected rows]`` batch, or None when the batch is not laid out that way."""
+    import torch
+
+    if input_ids.dim() != 2 or input_ids.shape != labels.shape or input_ids.shape[0] % 2:
+        return None
+    n, length = input_ids.shape[0] // 2, input_ids.shape[1]
+    scored = labels != IGNORE_INDEX
+    pairs = []
+    for i in range(n):
+        chosen, rejected = _completion_span(scored[i]), _completion_span(scored[n + i])
+        if chosen is None or rejected is None or chosen[0] != rejected[0] or chosen[0] == 0:
+            return None
+        prompt = chosen[0]
+        if not torch.equal(input_ids[i, :prompt], input_ids[n + i, :prompt]):
+            return None
+        pairs.append((prompt, chosen[1], rejected[1]))
+
+    total = max(p + c + r for p, c, r in pairs)
+    packed = torch.full((n, total), pad_token_id, dtype=input_ids.dtype)
+    positions = torch.zeros((n, total), dtype=torch.long)
+    segments = torch.full((n, total), PADDING, dtype=torch.long)
+    hidden_index, tokens, rows, columns = [], [], [], []
+    for i, (p, c, r) in enumerate(pairs):
+        packed[i, :p] = input_ids[i, :p]
+        packed[i, p : p + c] = input_ids[i, p : p + c]
+        packed[i, p + c : p + c + r] = input_ids[n + i, p : p + r]
+        positions[i, : p + c] = torch.arange(p + c)
+        positions[i, p + c : p + c + r] = torch.arange(p, p + r)
+        segments[i, :p], segments[i, p : p + c], segments[i, p + c : p + c + r] = PROMPT, CHOSEN, REJECTED
+        base = i * total
+        # Token k of a completion is predicted by the hidden state before it: the prompt's last one for k = 0.
+        chosen_hidden = [p - 1, *range(p, p + c - 1)]
+        rejected_hidden = [p - 1, *range(p + c, p + c + r - 1)]
+        hidden_index += [base + h for h in chosen_hidden + rejected_hidden]
+        tokens += input_ids[i, p : p + c].tolist() + input_ids[n + i, p : p + r].tolist()
+        rows += [i] * c + [n + i] * r
+        columns += list(range(p - 1, p - 1 + c)) + list(range(p - 1, p - 1 + r))
+
+    order = torch.arange(total)
+    causal = order[None, :, None] >= order[None, None, :]  # [1, query, key]
+    query, key = segments[:, :, None], segments[:, None, :]
+    visible = (key == PROMPT) | (key == query)
+    mask = causal & visible & (key != PADDING)
+    # A padding query attends to itself only, so no attention row is empty (an empty row is NaN in SDPA).
+    mask |= torch.eye(total, dtype=torch.bool)[None] & (query == PADDING)
+    return PackedPairs(
+        input_ids=packed,
+        position_ids=positions,
+        attention_mask=mask[:, None],
+        hidden_index=torch.tensor(hidden_index, dtype=torch.long),
+        labels=torch.tensor(tokens, dtype=torch.long),
+        rows=torch.tensor(rows, dtype=torch.long),
+        columns=torch.tensor(columns, dtype=torch.long),
+        shape=(2 * n, length - 1),
+    )
+
+
+def _scatter(values: torch.Tensor, packed: PackedPairs) -> torch.Tensor:
+    """Per-token values back in TRL's ``[2n, length - 1]`` layout, zero where nothing is scored."""
+    return values.new_zeros(packed.shape).index_put((packed.rows, packed.columns), values)
+
+
+def packed_forward(model: PreTrainedModel, packed: PackedPairs) -> Any:
+    """Run the backbone on the packed pairs and the LM head on the completion positions only.
+
+    Returns TRL's ``FusedCausalLMOutput`` in the unpacked layout (temperature 1, as the DPO trainer uses).
+    """
+    import torch
+    from trl.trainer.utils import FusedCausalLMOutput
+
+    device = model.get_output_embeddings().weight.device
+    hidden = model.base_model(
+        input_ids=packed.input_ids.to(device),
+        attention_mask=packed.attention_mask.to(device),
+        position_ids=packed.position_ids.to(device),
+        use_cache=False,
+    ).last_hidden_state
+    hidden = hidden.reshape(-1, hidden.shape[-1])[packed.hidden_index.to(device)]
+    logits = model.get_output_embeddings()(hidden).float()
+    labels = packed.labels.to(device)
+    log_softmax = logits.log_softmax(dim=-1)
+    log_probs = log_softmax.gather(-1, labels[:, None]).squeeze(-1)
+    entropy = -(log_softmax.exp() * log_softmax).sum(-1)
+    with torch.no_grad():
+        log_sum_sq_probs = torch.logsumexp(2 * log_softmax, dim=-1)
+        mean_logits = logits.mean(-1)
+        is_top1 = logits.argmax(-1) == labels
+
+    rows, columns = packed.rows.to(device), packed.columns.to(device)
+    label_mask = torch.zeros(packed.shape, dtype=torch.bool, device=device)
+    label_mask[rows, columns] = True
+    return FusedCausalLMOutput(
+        loss=-log_probs.sum() / max(1, labels.numel()),
+        log_probs=_scatter(log_probs, packed),
+        entropy=_scatter(entropy, packed),
+        log_sum_sq_probs=_scatter(log_sum_sq_probs, packed),
+        mean_logits=_scatter(mean_logits, packed),
+        is_top1=_scatter(is_top1, packed),
+        label_mask=label_mask,
+    )
+
+
+def _supports_packing(model: PreTrainedModel) -> bool:
+    """Whether the packed forward computes what TRL's head would: plain logits, position-id RoPE, SDPA/eager."""
+    config = model.config.get_text_config()
+    scaled = any(
+        getattr(config, name, None) not in (None, 1.0)
+        for name in ("final_logit_softcapping", "logit_scale", "output_multiplier", "logits_scaling")
+    )
+    return not scaled and config._attn_implementation in ("sdpa", "eager")
+
+
+def add_shared_prompt_forward(model: PreTrainedModel) -> bool:
+    """Make ``model(input_ids=..., labels=..., fused_lm_head=True)`` pack DPO pairs; return whether it was added.
+
+    Call it on the causal LM that TRL gave a fused head (``trainer.model.get_base_model()`` under PEFT), after the
+    trainer is built. Every other call goes to the forward it replaces.
+    """
+    if not _supports_packing(model):
+        return False
+    fused_forward = model.forward
+    pad_token_id = getattr(model.config, "pad_token_id", None) or 0
+
+    @functools.wraps(type(model).forward)
+    def forward(self, *args, fused_lm_head=False, labels=None, **kwargs):
+        # PEFT passes its unused arguments on as None; anything else set (embeddings, caches) is not a DPO batch.
+        extra = {key for key, value in kwargs.items() if value is not None} - {
+            "input_ids",
+            "attention_mask",
+            "use_cache",
+        }
+        if fused_lm_head and not args and not extra and labels is not None and "input_ids" in kwargs:
+            packed = pack_pairs(kwargs["input_ids"].cpu(), labels.cpu(), pad_token_id)
+            if packed is not None:
+                return packed_forward(self, packed)
+        return fused_forward(*args, fused_lm_head=fused_lm_head, labels=labels, **kwargs)
+
+    model.forward = types.MethodType(forward, model)
+    return True
