@@ -72,10 +72,17 @@ def test_an_odd_batch_or_a_gap_in_a_completion_is_not_packed():
     assert pack_pairs(input_ids, gapped) is None
 
 
-def _trainer(tiny_model_dir: Path, train_jsonl: Path, config: dict[str, Any], tmp_path: Path, shared: bool):
+def _trainer(
+    tiny_model_dir: Path,
+    train_jsonl: Path,
+    config: dict[str, Any],
+    tmp_path: Path,
+    shared: bool,
+    dtype: str = "float32",
+):
     from datasets import Dataset
 
-    options = LocalTrainingOptions(gradient_checkpointing=False, shared_prompt=shared)
+    options = LocalTrainingOptions(gradient_checkpointing=False, shared_prompt=shared, dtype=dtype)
     model, tokenizer = load_model_and_tokenizer(tiny_model_dir)
     return _trainer_class()(
         model=model,
@@ -145,3 +152,20 @@ def test_a_model_with_scaled_logits_keeps_trls_forward(tiny_model_dir: Path):
     model, _ = load_model_and_tokenizer(tiny_model_dir)
     model.config.final_logit_softcapping = 30.0
     assert add_shared_prompt_forward(model) is False
+
+
+def test_under_bf16_autocast_adapter_inputs_are_not_cast_up_to_float32(
+    lora_training_config: dict[str, Any], tiny_model_dir: Path, train_jsonl: Path, tmp_path: Path
+):
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    def casts(trainer) -> set[bool]:
+        return {m.cast_input_dtype_enabled for m in trainer.model.modules() if isinstance(m, BaseTunerLayer)}
+
+    bf16 = _trainer(tiny_model_dir, train_jsonl, lora_training_config, tmp_path / "bf16", True, "bfloat16")
+    assert bf16.args.bf16
+    assert casts(bf16) == {False}
+    # The adapter weights themselves stay float32 (the optimizer's master copy).
+    assert {p.dtype for n, p in bf16.model.named_parameters() if "lora_" in n} == {torch.float32}
+    fp32 = _trainer(tiny_model_dir, train_jsonl, lora_training_config, tmp_path / "fp32", True)
+    assert casts(fp32) == {True}
