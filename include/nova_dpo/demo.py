@@ -22,35 +22,38 @@ REPO = Path(__file__).resolve().parents[2]
 DEMO_SNAPSHOTS = (dt.date(2026, 1, 5), dt.date(2026, 1, 12), dt.date(2026, 1, 19))
 DAG_ID = "nova_dpo_pipeline"
 
-# Sized for a 2-core CPU (about 7 minutes of training under 4 GiB, 3 of evaluation): 32 pairs in 2 optimizer
-# steps of 16, with the recipe's LoRA+ (B matrices at 20x the learning rate). The Nova recipe assumes
-# thousands of pairs: here two steps must move a 135M model, so warm-up is off (0 steps is inside the Nova
-# DPO guide's range but under the fine-tuning guide's minimum of 1, hence the relaxed validation) and the
-# learning rate is far above the recipe's 1e-5.
+# Sized for a 2-core CPU (about 7 minutes of training in 6 GiB, measured on a quiet machine; evaluation, judge and
+# report take a few more): 256 pairs in 16 optimizer steps of 16 (the recipe's minimum global batch), one epoch, with
+# the recipe's LoRA+ (B matrices at 20x the learning rate) and alpha. Departures from the shipped recipe, all inside
+# its documented ranges: a learning rate 10x the recipe's 1e-5, since 16 steps must move a 135M model (3e-5 learns
+# more slowly, 3e-4 collapses the output into call fragments); one warm-up step instead of 10; adapter dropout 0,
+# because on a CPU drawing a dropout mask over every adapter input costs about 40% of a step.
 DEMO_CONF = {
     "platform": "local",
     "model_family": "micro",
     "technique": "lora",
-    "learning_rate": 3e-4,
+    "learning_rate": 1e-4,
     "beta": 0.1,
     "max_epochs": 1,
     "global_batch_size": 16,
-    "relaxed_recipe": True,
-    "recipe_overrides": {"training_config.model.optim.sched.warmup_steps": 0},
+    "adapter_dropout": 0.0,
+    "recipe_overrides": {"training_config.model.optim.sched.warmup_steps": 1},
     "local_options": {
-        "max_rows": 32,
+        "max_rows": 256,
         "max_eval_rows": 16,
         "lora_rank": 8,
         "dtype": "bfloat16",
-        "gradient_checkpointing": True,
+        # Prompt sharing keeps a micro-batch of two pairs near 3 GiB: no need to recompute activations.
+        "gradient_checkpointing": False,
+        "shared_prompt": True,
         "max_per_device_batch_size": 2,
     },
     "max_eval_rows": 48,
     "max_new_tokens": 64,
     "eval_local_options": {"batch_size": 8, "dtype": "auto"},
-    # Two DPO steps teach the call format on most prompts (tool_call_f1 0 -> 0.58 on held-out prompts) but not
-    # yet reliably enough for the strict smoke test, which then fails the run after the gate. Deploy with
-    # `nova-dpo chat --model <stored model>` instead, or set this to True with more training rows.
+    # Sixteen DPO steps teach a 135M model when to call a tool more than how to write the call: it does not yet
+    # answer the strict smoke test (an exact get_current_weather call) reliably, which would fail the run after the
+    # gate. Deploy with `nova-dpo chat --model <stored model>`, or set this to True with a stronger base model.
     "deploy": False,
 }
 
