@@ -95,6 +95,10 @@ class _Stage:
         self.writers = writers
         self.validator = Validator(params.max_length)
         self.by_split: dict[str, Counter[str]] = {split: Counter() for split in SPLITS}
+        # gen_qa scores one answer per prompt, and the gate pairs candidate and baseline by prompt_id: a test
+        # prompt that comes again (same tools and conversation, another preference pair) is evaluated once.
+        self.gen_qa_ids: set[str] = set()
+        self.gen_qa_repeats = 0
 
     def add(self, row: SourceRow) -> None:
         if row.problem is not None:
@@ -113,8 +117,10 @@ class _Stage:
         split = assign_split(pid, self.params.ratios)
         line = orjson.dumps(record)
         if split == "test":
-            # Test rows are evaluated, not trained on: what is published for them is the gen_qa row.
-            qa = gen_qa_record(pair, system, pid)
+            # Test rows are evaluated, not trained on: what is published for them is the gen_qa row. Its id
+            # covers the system prompt too: the same question with other tools offered is another test case.
+            qa_id = prompt_id((("system", system), *pair.messages))
+            qa = gen_qa_record(pair, system, qa_id)
             context = estimate_tokens(len(qa["system"]) + len(qa["query"]))
             if context > GEN_QA_MAX_CONTEXT_TOKENS:
                 problem = self.validator.reject(
@@ -128,6 +134,12 @@ class _Stage:
         if problem is not None:
             self.writers.write(QUARANTINE_FILE, quarantine_line(row, problem.reason, problem.detail))
             return
+        if split == "test":
+            # Valid, but its prompt is already in the evaluation set: counted, not written twice.
+            if qa_id in self.gen_qa_ids:
+                self.gen_qa_repeats += 1
+                return
+            self.gen_qa_ids.add(qa_id)
         self.writers.write(SPLIT_FILES[split], line + b"\n")
         self.by_split[split][infer_category(pair.chosen)] += 1
 
@@ -148,7 +160,11 @@ def _manifest(
         "source": version.to_dict(),
         "content_sha256": address,
         "parameters": params.to_dict(),
-        "counts": {**stage.validator.report.to_dict(), "splits": splits},
+        "counts": {
+            **stage.validator.report.to_dict(),
+            "splits": splits,
+            "gen_qa_repeated_prompts": stage.gen_qa_repeats,
+        },
         "files": files,
     }
 

@@ -50,7 +50,7 @@ def test_prepare_publishes_valid_splits_and_a_manifest_that_adds_up(tmp_path):
         "not_utf8": 1,
     }
     splits = counts["splits"]
-    assert sum(s["rows"] for s in splits.values()) == counts["valid"]
+    assert sum(s["rows"] for s in splits.values()) + counts["gen_qa_repeated_prompts"] == counts["valid"]
     assert all(sum(s["by_category"].values()) == s["rows"] for s in splits.values())
     assert {c for s in splits.values() for c in s["by_category"]} == set(CATEGORIES)
     files = result.manifest["files"]
@@ -158,3 +158,31 @@ def test_object_store_publish_writes_the_manifest_last(tmp_path, s3_root, monkey
     published = s3_root / "datasets" / "pairs" / result.manifest["source"]["version"] / result.uri[-12:]
     assert json.loads((published / storage.MANIFEST).read_text()) == result.manifest
     assert not prepare_dataset(str(source), s3_root).published
+
+
+def test_a_test_prompt_is_evaluated_once_and_the_same_question_with_other_tools_is_another_case(tmp_path):
+    from tests.include.data.rows import WEATHER_TOOL
+    from tests.include.data.rows import when2call_row as row
+
+    ratios = SplitRatios(0.1, 0.1, 0.8)
+    city = next(
+        c
+        for c in ("Lima", "Oslo", "Quito", "Cairo", "Delhi")
+        if assign_split(prompt_id((("user", f"What's the weather in {c} right now?"),)), ratios) == "test"
+    )
+    first = row(city, category="tool_call")
+    again = row(city, category="tool_call") | {"rejected_response": {"role": "assistant", "content": "No."}}
+    flights = {**WEATHER_TOOL, "name": "search_flights", "description": "Search for flights."}
+    other_tools = row(city, category="cannot_answer") | {"tools": [json.dumps(flights)]}
+    assert first["messages"] == other_tools["messages"]
+    assert first["tools"] != other_tools["tools"]
+    source = tmp_path / "pairs.jsonl"
+    write_jsonl(source, [first, again, other_tools])
+
+    result = prepare_dataset(str(source), tmp_path / "out", params=PrepareParams(ratios=ratios))
+
+    gen_qa = [json.loads(line) for line in (storage.as_path(result.uri) / "gen_qa.jsonl").read_text().splitlines()]
+    assert len(gen_qa) == 2
+    assert len({json.loads(qa["metadata"])["prompt_id"] for qa in gen_qa}) == 2
+    assert result.manifest["counts"]["gen_qa_repeated_prompts"] == 1
+    assert result.manifest["counts"]["valid"] == 3
