@@ -10,21 +10,8 @@ import pytest
 
 from nova_dpo.data.synthesize import write_synthetic
 
-REPO = Path(__file__).resolve().parents[2]
 SNAPSHOTS = (dt.date(2026, 1, 5), dt.date(2026, 1, 12))
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def pipeline():
-    """The pipeline DAG as the scheduler would load it, on a fresh metadata database."""
-    from airflow.models.dagbag import DagBag
-    from airflow.utils import db
-
-    db.resetdb()
-    bag = DagBag(str(REPO / "dags"))
-    assert not bag.import_errors, bag.import_errors
-    return bag.get_dag("nova_dpo_pipeline")
 
 
 @pytest.fixture(scope="module")
