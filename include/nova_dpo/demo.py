@@ -3,7 +3,8 @@
 It synthesizes When2Call-schema data in dated snapshots, then runs the Airflow DAG once with
 ``airflow dags test`` (a real scheduler-less run: every task, deferral and teardown included) on the local
 platform with the bundled SmolLM2-135M-Instruct: prepare, DPO training, evaluation of the tuned model
-against the base model, the gate, import into the local store, deployment, a smoke test and the report.
+against the base model, the gate, import into the local store, publication and the report (deployment and the
+smoke test are off: see ``deploy`` below).
 Everything lives under ``--out``; nothing is downloaded.
 """
 
