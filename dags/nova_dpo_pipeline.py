@@ -12,6 +12,10 @@ The `platform` param picks `sagemaker` (Amazon Nova: SageMaker training jobs fro
 import) or `local` (a small open model trained, evaluated and stored on the worker). Each run reads the dataset
 version of its logical date, so `airflow backfill create` trains each version once; a version already shipped
 with the same recipe is skipped. Reports land in `{storage_root}/runs/{run_key}/report/`.
+
+Tasks hand each other storage-root URIs only, so any worker may run any task: the job output files later tasks
+read are published to `{storage_root}/runs/{run_key}/` (`train/`, `generate/`, `judge/`) by the task that
+waited for the job.
 """
 
 from __future__ import annotations
@@ -142,6 +146,8 @@ def nova_dpo_pipeline() -> None:
         base_model=_xcom("resolve_run", "['training']['base_model']"),
         local_options=_xcom("resolve_run", "['training']['local_options']"),
         local_root=_xcom("resolve_run", "['root']"),
+        # sagemaker: the training metrics are published under the run (the report may run on another worker).
+        results_dir=_xcom("resolve_run", "['job_results']['train']"),
     )
     proceed >> train
 
@@ -196,7 +202,7 @@ def nova_dpo_pipeline() -> None:
             role=_xcom("resolve_run", "['role_arn']"),
             output_path=_xcom("resolve_run", "['run_uri'] + '/jobs'"),
             local_root=_xcom("resolve_run", "['root']"),
-            results_dir=_xcom("resolve_run", "['local_run_dir'] + '/judge'"),
+            results_dir=_xcom("resolve_run", "['job_results']['judge']"),
         )
         judge_pairs(plan, generate.output) >> judge
         return {"gen_qa": gen_qa(plan, generate.output), "judge": judge.output}

@@ -505,10 +505,23 @@ def test_airflow_role_reads_and_writes_the_storage_root(plan, dataset_files, job
     from nova_dpo.platforms.sagemaker_outputs import output_archive_uri
 
     policy_name = "airflow-role-policy.json"
+    # The job output files the job tasks publish for the later tasks (nova_dpo.platforms.publish).
+    job_results = plan["job_results"]
+    published = [
+        f"{job_results['train']}/step_wise_training_metrics.csv",
+        *(
+            f"{job_results[role]}/nova-micro-byod-eval-job/eval_results/{name}"
+            for role in ("candidate", "baseline")
+            for name in ("results_2026-01-05T00-10-00.000000.json", "inference_output.jsonl")
+        ),
+        f"{job_results['judge']}/nova-micro-llm-judge-eval-job/eval_results/results_1.json",
+    ]
+    assert all(uri.startswith(plan["run_uri"] + "/") for uri in published)
     written = [
         *dataset_files.values(),
         f"{plan['run_uri']}/eval/gen_qa.jsonl",
         f"{plan['run_uri']}/report/report.md",
+        *published,
         *(request.upload.s3_uri for request in job_requests),
     ]
     for uri in written:

@@ -9,6 +9,9 @@
 * Bedrock and Bedrock runtime (which moto lacks) are real boto3 clients under botocore's Stubber: every
   request is validated against the service model and the expected parameters, in the order the DAG makes
   them, and every response against the output shape.
+* Every task runs "on another worker": whatever a task that waited for a SageMaker job extracted on its
+  machine is deleted before the next task runs (:func:`other_worker`), so the run passes only if the tasks
+  hand each other storage-root URIs.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import hashlib
 import io
 import json
 import math
+import shutil
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -380,6 +384,42 @@ def aws(moto_server, tmp_path, monkeypatch):
         }
 
 
+@pytest.fixture
+def other_worker(monkeypatch):
+    """Each task as if it ran on a worker of its own: every folder ``SageMakerPlatform.outputs`` extracted a
+    job's ``output.tar.gz`` into is deleted when the operator's ``job_outputs`` returns, before any later task
+    runs. Returns those folders."""
+    from nova_dpo.platforms.sagemaker import SageMakerPlatform
+    from nova_dpo_airflow.operators.nova_jobs import NovaJobBaseOperator
+
+    extracted: list[Path] = []
+    outputs, job_outputs = SageMakerPlatform.outputs, NovaJobBaseOperator.job_outputs
+
+    def recording_outputs(self, ref, local_dir=None):
+        extracted.append(Path(local_dir) if local_dir is not None else self.download_dir / ref.name)
+        return outputs(self, ref, local_dir)
+
+    def forgetting_job_outputs(self, platform, ref):
+        result = job_outputs(self, platform, ref)
+        for folder in extracted:
+            shutil.rmtree(folder, ignore_errors=True)
+        return result
+
+    monkeypatch.setattr(SageMakerPlatform, "outputs", recording_outputs)
+    monkeypatch.setattr(NovaJobBaseOperator, "job_outputs", forgetting_job_outputs)
+    return extracted
+
+
+def job_xcoms(run) -> dict[str, Any]:
+    """What the job tasks handed to the next ones: train_dpo, each generate map index, llm_judge."""
+    values = {}
+    for ti in run.get_task_instances():
+        if ti.task_id in ("train_dpo", "evaluate.generate", "evaluate.llm_judge"):
+            key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
+            values[key] = ti.xcom_pull(task_ids=ti.task_id, map_indexes=ti.map_index)
+    return values
+
+
 def conf(aws: dict, **overrides) -> dict:
     return {
         "platform": "sagemaker",
@@ -408,7 +448,9 @@ def keys_under(aws: dict, prefix: str) -> list[str]:
 # ------------------------------------------------------------------------------------------------- tests
 
 
-def test_a_run_that_passes_the_gate_ships_to_bedrock_and_one_that_fails_is_rejected(pipeline, aws):
+def test_a_run_that_passes_the_gate_ships_to_bedrock_and_one_that_fails_is_rejected(
+    pipeline, aws, other_worker, tmp_path
+):
     fake, bedrock, runtime = aws["fake"], aws["bedrock"], aws["runtime"]
 
     expect_shipping(bedrock, runtime, fake)
@@ -452,6 +494,40 @@ def test_a_run_that_passes_the_gate_ships_to_bedrock_and_one_that_fails_is_rejec
     assert {f"{root}/runs/{plan['run_key']}/report/{name}" for name in ("report.md", "report.png")} <= report
     assert keys_under(aws, f"{root}/ledger/micro/")
 
+    # The job outputs the next tasks read were published under the run; nothing on a worker was handed on.
+    run_uri = plan["run_uri"]
+    assert run_uri.startswith(f"s3://{aws['bucket']}/")
+    assert len(other_worker) == 4  # train, the candidate's and the baseline's gen_qa, the judge
+    assert not any(folder.exists() for folder in other_worker)
+    handed = job_xcoms(passed)
+    assert sorted(handed) == [
+        "evaluate.generate[0]",
+        "evaluate.generate[1]",
+        "evaluate.llm_judge",
+        "train_dpo",
+    ]
+    assert "file://" not in json.dumps(handed)
+    assert str(tmp_path) not in json.dumps(handed)
+    train = handed["train_dpo"]["outputs"]
+    assert train["metrics_uri"] == f"{run_uri}/train/step_wise_training_metrics.csv"
+    assert train["checkpoint_uri"] in fake.checkpoints
+    for index, role in enumerate(("candidate", "baseline")):
+        generated = handed[f"evaluate.generate[{index}]"]
+        folder = f"{run_uri}/generate/{role}/nova-micro-byod-eval-job/eval_results"
+        assert generated["results_dir"] == folder
+        assert generated["outputs"]["inference_output_uri"] == f"{folder}/inference_output.jsonl"
+        assert generated["outputs"]["results_uri"].startswith(f"{folder}/results_")
+    judge = handed["evaluate.llm_judge"]["outputs"]["results_uri"]
+    assert judge.startswith(f"{run_uri}/judge/")
+    assert judge.endswith(".json")
+    published = set(keys_under(aws, f"{root}/runs/{plan['run_key']}/"))
+    for uri in (
+        train["metrics_uri"],
+        judge,
+        *(handed[f"evaluate.generate[{i}]"]["outputs"]["inference_output_uri"] for i in (0, 1)),
+    ):
+        assert uri.removeprefix(f"s3://{aws['bucket']}/") in published, uri
+
     expect_rejection(bedrock)
     strict = {"min_relative_gain": {"f1_score": 5.0}}
     rejected = pipeline.test(
@@ -468,6 +544,8 @@ def test_a_run_that_passes_the_gate_ships_to_bedrock_and_one_that_fails_is_rejec
     # The champion is still the first run's model.
     assert read_json(aws, f"{root}/registry/micro/champion.json") == champion
     assert len(fake.jobs) == 8
+    assert len(other_worker) == 8
+    assert "file://" not in json.dumps(job_xcoms(rejected))
 
     jobs = aws["sagemaker"].list_training_jobs(MaxResults=100)["TrainingJobSummaries"]
     ours = [job for job in jobs if job["TrainingJobName"] in fake.jobs]

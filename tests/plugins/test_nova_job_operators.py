@@ -145,6 +145,41 @@ def creates(aws):
     sagemaker.meta.events.unregister(event, record)
 
 
+@pytest.fixture
+def storage_root(moto_server, tmp_path, monkeypatch):
+    """The run's storage root in a bucket of the moto server, reached by ``ObjectStoragePath`` through the
+    ``aws_default`` connection (as the DAG's tasks reach it); the worker's temporary folder is
+    ``tmp_path / "worker-tmp"``, so a test sees what a task leaves on its worker."""
+    import tempfile
+    import uuid
+
+    bucket = f"nova-dpo-root-{uuid.uuid4().hex[:8]}"
+    keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": REGION}
+    client = boto3.client("s3", endpoint_url=moto_server, **keys)
+    client.create_bucket(Bucket=bucket)
+    connection = {
+        "conn_type": "aws",
+        "login": "testing",
+        "password": "testing",
+        "extra": {"endpoint_url": moto_server, "region_name": REGION},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
+    worker_tmp = tmp_path / "worker-tmp"
+    worker_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(worker_tmp))
+    return {
+        "uri": f"s3://{bucket}/nova-dpo/runs/r1",
+        "s3": client,
+        "bucket": bucket,
+        "worker_tmp": worker_tmp,
+    }
+
+
+def read_object(root: dict, uri: str) -> str:
+    key = uri.removeprefix(f"s3://{root['bucket']}/")
+    return root["s3"].get_object(Bucket=root["bucket"], Key=key)["Body"].read().decode()
+
+
 def training_operator(**kwargs: Any) -> NovaDpoTrainingOperator:
     defaults: dict[str, Any] = {
         "task_id": "train_dpo",
@@ -407,6 +442,37 @@ class TestSageMakerTraining:
         assert result["outputs"]["result"]["global_steps"] == 2
         json.dumps(result)
 
+    def test_the_training_metrics_are_published_to_an_s3_results_dir(self, aws, storage_root):
+        sagemaker, stubber, s3 = aws
+        request, upload = expected_training_request(sagemaker, s3)
+        put_object(s3, upload.s3_uri, upload.body)
+        curve = "step_number,training_loss\n1,0.69\n2,0.58\n"
+        put_object(
+            s3,
+            output_archive_uri(OUTPUT, TRAIN_JOB),
+            tar_gz(
+                {
+                    "manifest.json": json.dumps({"checkpoint_s3_bucket": ESCROW}),
+                    "step_wise_training_metrics.csv": curve,
+                    "tensorboard/events.out": "not read by any later task",
+                }
+            ),
+        )
+        for _ in range(3):
+            expect_describe(stubber, TRAIN_JOB, described(request, "Completed"))
+        results_dir = f"{storage_root['uri']}/train"
+
+        result = training_operator(results_dir=results_dir).execute(make_context())
+
+        outputs = result["outputs"]
+        assert outputs["metrics_uri"] == f"{results_dir}/step_wise_training_metrics.csv"
+        assert read_object(storage_root, outputs["metrics_uri"]) == curve
+        assert outputs["checkpoint_uri"] == result["checkpoint_uri"] == ESCROW
+        assert outputs["output_uri"] == output_archive_uri(OUTPUT, TRAIN_JOB)
+        assert "file://" not in json.dumps(result)
+        # The archive was extracted in a scratch folder of the worker, gone when the task returned.
+        assert list(storage_root["worker_tmp"].iterdir()) == []
+
     def test_a_job_that_fails_while_waited_for_raises_with_the_failure_reason(self, aws):
         sagemaker, stubber, s3 = aws
         request, _ = expected_training_request(sagemaker, s3)
@@ -539,7 +605,10 @@ class TestSageMakerEvaluation:
             )
         )
 
-    def test_results_are_extracted_into_results_dir(self, aws, tmp_path):
+    @staticmethod
+    def completed_gen_qa_job(aws, output_uri: str, files: dict[str, str]) -> tuple[EvaluationJob, str]:
+        """A gen_qa job the stubbed SageMaker creates and reports completed, with ``files`` (paths under
+        the recipe's run name) in its output archive; returns the job and the run name."""
         sagemaker, stubber, s3 = aws
         name = job_name(DAG_ID, RUN_ID, "gen_qa_candidate")
         recipe = resolve_recipe(GEN_QA, instance_type="ml.g5.12xlarge")
@@ -549,27 +618,25 @@ class TestSageMakerEvaluation:
             task="gen_qa",
             data_uri=f"s3://{BUCKET}/runs/r1/eval/gen_qa.jsonl",
             model_uri=ESCROW,
-            output_uri=f"s3://{BUCKET}/runs/r1/eval",
+            output_uri=output_uri,
             instance_type="ml.g5.12xlarge",
         )
         built = SageMakerPlatform(sagemaker, s3, REGION, ROLE).build_request(job)
         run_name = recipe.config["run"]["name"]
-        metrics = {"rouge1": 0.7, "f1_score": 0.6}
-        put_object(
-            s3,
-            output_archive_uri(job.output_uri, name),
-            tar_gz(
-                {
-                    f"{run_name}/eval_results/results_2026-01-02T04-00-00.json": json.dumps(
-                        {"results": {"all": metrics}}
-                    ),
-                    f"{run_name}/eval_results/inference_output.jsonl": '{"inference": "a"}\n',
-                }
-            ),
-        )
+        archive = {f"{run_name}/{path}": content for path, content in files.items()}
+        put_object(s3, output_archive_uri(job.output_uri, name), tar_gz(archive))
         expect_create(stubber, built.request)
         expect_describe(stubber, name, described(built.request, "Completed"))
         expect_describe(stubber, name, described(built.request, "Completed"))
+        return job, run_name
+
+    def test_results_are_extracted_into_results_dir(self, aws, tmp_path):
+        metrics = {"rouge1": 0.7, "f1_score": 0.6}
+        files = {
+            "eval_results/results_2026-01-02T04-00-00.json": json.dumps({"results": {"all": metrics}}),
+            "eval_results/inference_output.jsonl": '{"inference": "a"}\n',
+        }
+        job, run_name = self.completed_gen_qa_job(aws, f"s3://{BUCKET}/runs/r1/eval", files)
         operator = in_dag(
             NovaEvaluationOperator,
             task_id="gen_qa_candidate",
@@ -591,6 +658,50 @@ class TestSageMakerEvaluation:
         assert result["outputs"]["results_uri"] == (results_dir / "results_2026-01-02T04-00-00.json").as_uri()
         assert result["outputs"]["inference_output_uri"] == (results_dir / "inference_output.jsonl").as_uri()
         assert result["outputs"]["result"]["metrics"]["rouge1"] == 0.7
+
+    def test_results_are_published_to_an_s3_results_dir(self, aws, storage_root):
+        """A later task may run on another worker: it gets URIs in the storage root, never a worker's path."""
+        results = {"results": {"all": {"rouge1": 0.7, "f1_score": 0.6}}}
+        inference = (
+            '{"prompt": "q1", "inference": ["a"], "gold": "a"}\n{"prompt": "q2", "inference": ["b"]}\n'
+        )
+        files = {
+            "eval_results/results_2026-01-02T04-00-00.json": json.dumps(results),
+            "eval_results/inference_output.jsonl": inference,
+            "eval_results/details/details.parquet": "not read by any later task",
+        }
+        job, run_name = self.completed_gen_qa_job(aws, f"s3://{BUCKET}/runs/r1/jobs", files)
+        results_dir = f"{storage_root['uri']}/generate/candidate/"
+        operator = in_dag(
+            NovaEvaluationOperator,
+            task_id="gen_qa_candidate",
+            platform="sagemaker",
+            training_recipe=GEN_QA,
+            data_uri=job.data_uri,
+            model_uri=ESCROW,
+            instance_type="ml.g5.12xlarge",
+            role=ROLE,
+            output_path=job.output_uri,
+            results_dir=results_dir,
+        )
+
+        result = operator.execute(make_context())
+
+        folder = f"{storage_root['uri']}/generate/candidate/{run_name}/eval_results"
+        outputs = result["outputs"]
+        assert result["results_dir"] == folder
+        assert outputs["results_uri"] == f"{folder}/results_2026-01-02T04-00-00.json"
+        assert outputs["inference_output_uri"] == f"{folder}/inference_output.jsonl"
+        assert outputs["result"]["results_path"] == outputs["results_uri"]
+        assert outputs["result"]["inference_output_path"] == outputs["inference_output_uri"]
+        assert outputs["result"]["num_examples"] == 2
+        assert outputs["result"]["metrics"]["rouge1"] == 0.7
+        assert json.loads(read_object(storage_root, outputs["results_uri"])) == results
+        assert read_object(storage_root, outputs["inference_output_uri"]) == inference
+        assert "file://" not in json.dumps(result)
+        listed = storage_root["s3"].list_objects_v2(Bucket=storage_root["bucket"])["Contents"]
+        assert not [item["Key"] for item in listed if "details" in item["Key"]]
+        assert list(storage_root["worker_tmp"].iterdir()) == []
 
 
 # ==================================================================================================== local
@@ -901,7 +1012,7 @@ class TestLocalEvaluation:
             results_dir="s3://bucket/runs/r1/generate/candidate",
         )
 
-        with pytest.raises(AirflowFailException, match="results_dir must be a folder on this machine"):
+        with pytest.raises(AirflowFailException, match="results_dir must be a folder on the local platform"):
             operator.execute(make_context())
 
         assert LocalJobRunner(home).list_jobs() == []

@@ -33,6 +33,20 @@ def as_path(location: str | os.PathLike[str] | Any) -> Any:
     return location  # already a path object (pathlib, UPath or ObjectStoragePath)
 
 
+def path_for(location: str, path_factory: Any = None) -> Any:
+    """A path object for ``location``: :func:`as_path` for a local folder or ``file://`` URI, else
+    ``path_factory(location)`` when one is given (Airflow: ``ObjectStoragePath`` with a connection's
+    credentials), else :func:`as_path` (universal-pathlib, with the default credentials)."""
+    if path_factory is None or "://" not in location or location.startswith("file://"):
+        return as_path(location)
+    return path_factory(location)
+
+
+def join_uri(base: str, *parts: str) -> str:
+    """``base`` and ``parts`` joined with ``/`` (``s3://b/p`` + ``a/b`` → ``s3://b/p/a/b``)."""
+    return "/".join([base.rstrip("/"), *(part.strip("/") for part in parts if part.strip("/"))])
+
+
 def is_local(path: Any) -> bool:
     return isinstance(path, Path) or getattr(path, "protocol", "") in ("", "file", "local")
 

@@ -69,6 +69,34 @@ def storage_root(platform: str, explicit: str | None) -> str:
     return str(local_root())
 
 
+def job_results(platform: str, run_uri: str) -> dict[str, str | None]:
+    """Where each job's output files that later tasks read are placed: the operators' ``results_dir``.
+
+    A task's return value reaches the next tasks through XCom, and with the CeleryExecutor (or any executor
+    with more than one worker) the next task may run on another machine. So every location is under the run's
+    folder in the storage root, which every worker reads, never on the worker that waited for the job:
+
+    * ``sagemaker``: a job leaves an ``output.tar.gz`` in S3. The task that waited for the job extracts it in
+      a scratch folder on its worker and publishes the files later tasks read to these ``s3://`` prefixes
+      (``train``: the training metrics for the report; ``candidate``/``baseline``: results and
+      ``inference_output.jsonl`` for gen_qa scoring and the judge pairs; ``judge``: the judge's results for
+      the gate and the report), then deletes the scratch folder.
+    * ``local``: jobs run in the storage root itself (``NOVA_DPO_HOME``, a folder every worker and the
+      triggerer share: a volume in docker-compose.yaml), so their outputs already are where every task reads
+      them. The training job's output is read in its job folder (``train`` is None: its checkpoints and
+      merged model are not copied); evaluation results are copied next to the run, as the baseline's job is
+      shared by every run that evaluates the same baseline on the same set.
+
+    Either way the tasks that follow read the URIs the operators return, through the same path factory.
+    """
+    return {
+        "train": f"{run_uri}/train" if platform == "sagemaker" else None,
+        "candidate": f"{run_uri}/generate/candidate",
+        "baseline": f"{run_uri}/generate/baseline",
+        "judge": f"{run_uri}/judge",
+    }
+
+
 def run_key(logical_date: dt.datetime, run_id: str) -> str:
     """A short, sortable, unique folder name for a run."""
     digest = hashlib.sha256(run_id.encode()).hexdigest()[:8]
@@ -125,8 +153,8 @@ def resolve_run(
         "technique": technique,
         "root": root,
         "run_uri": f"{root.rstrip('/')}/runs/{key}",
-        # Job outputs extracted for the next tasks (on the worker; the same folder as run_uri on local).
-        "local_run_dir": f"{storage_root('local', None)}/runs/{key}",
+        # Where the operators place the job output files that later tasks read (their results_dir).
+        "job_results": job_results(platform, f"{root.rstrip('/')}/runs/{key}"),
         "job_names": [train_job, candidate_job, judge_job],
         "role_arn": os.environ.get(ROLE_ENV) if platform == "sagemaker" else None,
         # Bedrock reads the escrow checkpoint with a role of its own (it cannot assume SageMaker's).

@@ -1,10 +1,14 @@
 """The pipeline's steps as plain functions: each Airflow task calls one of these with the run plan.
 
 Storage goes through path objects (a local folder, or ``s3://`` with the caller's credentials), so the steps
-read and write the same layout on both platforms:
+read and write the same layout on both platforms. Every URI a step reads comes from the plan or from an
+earlier task's XCom and names the storage root, never a file on the worker that ran that task: a step may run
+on any worker.
 
 * ``{root}/datasets/{source}/{version}/{sha12}/`` — prepared datasets (content-addressed);
-* ``{root}/runs/{run_key}/`` — this run's evaluation sets, results, verdict and report;
+* ``{root}/runs/{run_key}/`` — this run's evaluation sets, results, verdict and report, and the job output
+  files the later tasks read (``train/``, ``generate/{candidate,baseline}/``, ``judge/``: see
+  :func:`nova_dpo.pipeline.run.job_results`);
 * ``{root}/ledger/{family}/{dataset_sha12}-{recipe_sha12}.json`` — what has already been shipped.
 """
 
@@ -27,10 +31,15 @@ BASELINE = "baseline"
 
 
 def _path(uri: str, path_factory: Any = None) -> Any:
-    # Job outputs extracted on the worker are local files (``file://``): the factory is for object storage.
-    if path_factory is None or "://" not in uri or uri.startswith("file://"):
-        return storage.as_path(uri)
-    return path_factory(uri)
+    # The factory is for object storage (sagemaker: s3://); the local platform's URIs are paths or file://.
+    return storage.path_for(uri, path_factory)
+
+
+def _read_results(uri: str, path_factory: Any = None) -> Any:
+    """A Nova results document (``results_<timestamp>.json``) at ``uri``, on any storage."""
+    from nova_dpo.evaluation.results import parse_results
+
+    return parse_results(json.loads(_path(uri, path_factory).read_text()))
 
 
 def _write_json(path: Any, payload: Any) -> None:
@@ -137,6 +146,10 @@ def evaluation_targets(
 ) -> list[dict[str, Any]]:
     """Keyword arguments of the two mapped ``generate`` jobs: the candidate and the baseline.
 
+    Each job's ``results_dir`` is the plan's ``job_results`` for it, under the run's folder in the storage
+    root, where the operator places (on SageMaker: publishes) the results the ``gen_qa`` and ``judge_pairs``
+    tasks read.
+
     The baseline's job name is derived from (model, evaluation set, generation settings) only, so a later run
     that evaluates the same baseline on the same set attaches to the finished job instead of paying again.
     """
@@ -150,18 +163,19 @@ def evaluation_targets(
             "job_name": plan["job_names"][1],
             "model_uri": candidate_uri,
             "data_uri": eval_set["uri"],
-            "results_dir": f"{plan['local_run_dir']}/generate/{CANDIDATE}",
+            "results_dir": plan["job_results"][CANDIDATE],
         },
         {
             "job_name": f"nova-dpo-baseline-{plan['family']}-{baseline_key}",
             "model_uri": baseline_model["uri"],
             "data_uri": eval_set["uri"],
-            "results_dir": f"{plan['local_run_dir']}/generate/{BASELINE}",
+            "results_dir": plan["job_results"][BASELINE],
         },
     ]
 
 
 def _inference_rows(result: dict[str, Any], path_factory: Any = None) -> list[dict[str, Any]]:
+    """The ``inference_output.jsonl`` rows of a ``generate`` task's result, read where its operator put them."""
     uri = result["outputs"]["inference_output_uri"]
     if not uri:
         raise ValueError(f"evaluation job {result['job_name']} produced no inference_output.jsonl")
@@ -227,14 +241,13 @@ def gate(
     plan: dict[str, Any], gen_qa: dict[str, str], judge: dict[str, Any] | None, path_factory: Any = None
 ) -> dict[str, Any]:
     """The verdict of the metric gate, stored with the run."""
-    from nova_dpo.evaluation.results import read_results
     from nova_dpo.gate import GateRules, evaluate_gate
 
     candidate = json.loads(_path(gen_qa[CANDIDATE], path_factory).read_text())
     baseline = json.loads(_path(gen_qa[BASELINE], path_factory).read_text())
     judge_doc = None
     if judge and judge.get("outputs", {}).get("results_uri"):
-        judge_doc = read_results(_path(judge["outputs"]["results_uri"], path_factory)).metrics
+        judge_doc = _read_results(judge["outputs"]["results_uri"], path_factory).metrics
     verdict = evaluate_gate(candidate, baseline, judge_doc, GateRules.from_dict(plan["gate"]))
     for reason in verdict.reasons:
         log.info("gate: %s", reason)
@@ -357,6 +370,7 @@ def smoke_test_local(plan: dict[str, Any], deployment: dict[str, Any]) -> dict[s
 
 
 def _local_copy(uri: str | None, path_factory: Any, folder: Path) -> Path | None:
+    """A local file with the content at ``uri``: the file itself when it is local, else a copy in ``folder``."""
     if not uri:
         return None
     source = _path(uri, path_factory)
@@ -382,7 +396,6 @@ def write_report(
     import tempfile
 
     from nova_dpo import report
-    from nova_dpo.evaluation.results import read_results
 
     run_uri = plan["run_uri"]
     with tempfile.TemporaryDirectory(prefix="nova-dpo-report-") as scratch:
@@ -391,9 +404,7 @@ def write_report(
         baseline = json.loads(_path(gen_qa[BASELINE], path_factory).read_text())
         judge_metrics = None
         if judge and judge.get("outputs", {}).get("results_uri"):
-            judge_metrics = read_results(
-                _local_copy(judge["outputs"]["results_uri"], path_factory, work)
-            ).metrics
+            judge_metrics = _read_results(judge["outputs"]["results_uri"], path_factory).metrics
         curve = _local_copy(training["outputs"].get("metrics_uri"), path_factory, work / "training")
         cost = {
             key: training.get(key) for key in ("billable_seconds", "estimated_cost_usd") if training.get(key)

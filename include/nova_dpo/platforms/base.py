@@ -7,6 +7,7 @@ trigger arguments.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -305,9 +306,14 @@ class Platform(Protocol):
         """Stop the job if it still runs; a no-op for a job that already ended."""
         ...
 
-    def outputs(self, ref: JobRef) -> JobOutputs:
+    def outputs(self, ref: JobRef, local_dir: str | os.PathLike[str] | None = None) -> JobOutputs:
         """Where a Completed job's results are.
 
+        :param local_dir: a folder on this machine to place the job's output files in (SageMaker: extract
+            its ``output.tar.gz``; local: copy its output folder); the URIs then name those files
+            (``file://``). They are only as durable and as shared as that folder: to hand them to a task that
+            may run on another machine, publish them (:func:`nova_dpo.platforms.publish.publish_outputs`).
+            Default: the platform's own place (see each platform).
         :raises ValueError: the job did not complete.
         """
         ...

@@ -134,7 +134,8 @@ class SageMakerPlatform:
     :param role_arn: the IAM role the jobs run as; needed by ``submit`` only.
     :param output_path: ``s3://`` prefix for the outputs of jobs whose ``output_uri`` is empty.
     :param download_dir: where ``outputs`` extracts a job's ``output.tar.gz`` (``<download_dir>/<job>``)
-        when its caller names no folder; default a folder under the system's temporary folder.
+        when its caller names no folder; default a folder under the system's temporary folder (on this
+        machine only: see :meth:`outputs`).
     :param max_attempts: how many attempts (failed or stopped, then retried) a job name may have.
     :param volume_size: ``ResourceConfig.VolumeSizeInGB``, default 30 (the SDK's).
     :param volume_kms_key: KMS key for the instances' volumes.
@@ -342,12 +343,16 @@ class SageMakerPlatform:
 
     def outputs(self, ref: JobRef, local_dir: str | os.PathLike[str] | None = None) -> JobOutputs:
         """Read a completed job's ``output.tar.gz`` and extract it under ``local_dir`` (default
-        ``<download_dir>/<job name>``), so later tasks read its files.
+        ``<download_dir>/<job name>``), a folder on this machine.
 
         Training: ``checkpoint_uri`` is the manifest's escrow URI; ``metrics_uri`` the extracted
         ``step_wise_training_metrics.csv``. Evaluation: ``results_uri`` is the newest extracted results
         file, ``inference_output_uri`` the extracted ``inference_output.jsonl`` (gen_qa), and ``result`` is
         the local platform's result (``task``, ``results_path``, ``metrics``, ...).
+
+        The extracted files' URIs are ``file://`` URIs on this machine: a process elsewhere (a task on another
+        Airflow worker) cannot read them. The operators extract to a scratch folder and publish what later
+        tasks read to the run's storage root (:func:`nova_dpo.platforms.publish.publish_outputs`).
 
         :raises ValueError: the job did not complete.
         :raises JobOutputError: the output lacks what the job always writes (e.g. the checkpoint URI).

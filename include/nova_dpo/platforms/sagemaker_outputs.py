@@ -7,8 +7,9 @@ holds ``<run.name>/eval_results/results_<timestamp>.json`` and, for ``gen_qa``, 
 next to it, plus details and TensorBoard files.
 
 The archive is streamed from S3 (no temporary copy of the whole tarball) and its regular files are written
-under a folder the caller names, so later tasks read the same files the local platform's jobs write. A
-member whose path would land outside that folder (an absolute path, a ``..`` part) makes the whole archive
+under a folder the caller names, in the file layout the local platform's jobs write. That folder is on the
+machine that reads the archive: what tasks on other machines read is published from it to the run's storage
+root (:mod:`nova_dpo.platforms.publish`). A member whose path would land outside that folder (an absolute path, a ``..`` part) makes the whole archive
 refused; links and device files are skipped, never created.
 """
 

@@ -8,6 +8,11 @@ fails before anything is paid for; submits the job under a name derived from the
 retried task attaches to the job it started instead of starting a second one; then waits for the job, in the
 triggerer when deferrable; and returns where the job's outputs are.
 
+What an operator returns goes to the next tasks through XCom, and those may run on another worker. So the
+files of a job's output that later tasks read are placed in ``results_dir``, which the pipeline puts under the
+run's folder in the storage root (see :meth:`NovaJobBaseOperator.job_outputs`): on SageMaker an ``s3://``
+prefix the files are published to, never a path on the worker that happened to wait for the job.
+
 The operators hold their AWS connection arguments themselves instead of subclassing the Amazon provider's
 ``AwsBaseOperator``, so that a DAG file importing this module does not import boto3: the hooks, the
 SageMaker trigger and the platforms are imported only when a task runs.
@@ -86,6 +91,12 @@ class NovaJobBaseOperator(BaseOperator):
         ...). (templated)
     :param local_root: The local platform's folder. (default: env ``NOVA_DPO_HOME``, else ``~/.nova-dpo``)
         (templated)
+    :param results_dir: Where the files of the job's output that later tasks read are placed (training:
+        the metrics CSVs; evaluation: the results file and ``inference_output.jsonl``): a folder (a path or
+        ``file://`` URI), or on SageMaker an object-store URI such as ``s3://bucket/prefix/runs/<run>/judge``,
+        which the files are published to with ``aws_conn_id``'s credentials. The returned ``outputs`` name
+        the files there. See :meth:`job_outputs`. (default: none: SageMaker outputs are extracted to a
+        folder under the worker's temporary folder, local outputs are read in the job's folder) (templated)
     :param relaxed_recipe: Accept recipe values that only the wider of two disagreeing AWS sources allows.
         (default: False) (templated)
     :param tags: Tags for the job. (templated)
@@ -118,6 +129,7 @@ class NovaJobBaseOperator(BaseOperator):
         "base_model",
         "local_options",
         "local_root",
+        "results_dir",
         "relaxed_recipe",
         "tags",
         # The AWS arguments the Amazon provider's operators template (its aws_template_fields).
@@ -150,6 +162,7 @@ class NovaJobBaseOperator(BaseOperator):
         base_model: str | None = None,
         local_options: dict[str, Any] | None = None,
         local_root: str | None = None,
+        results_dir: str | None = None,
         relaxed_recipe: bool = False,
         tags: dict[str, str] | None = None,
         wait_for_completion: bool = True,
@@ -176,6 +189,7 @@ class NovaJobBaseOperator(BaseOperator):
         self.base_model = base_model
         self.local_options = local_options
         self.local_root = local_root
+        self.results_dir = results_dir
         self.relaxed_recipe = relaxed_recipe
         self.tags = tags
         self.wait_for_completion = wait_for_completion
@@ -213,8 +227,52 @@ class NovaJobBaseOperator(BaseOperator):
         raise NotImplementedError
 
     def job_outputs(self, platform: Platform, ref: JobRef) -> JobOutputs:
-        """Where the completed job's outputs are."""
-        return platform.outputs(ref)
+        """Where the completed job's outputs are, for the tasks that follow (which may run on another worker).
+
+        One path for both platforms, chosen by where ``results_dir`` is, not by the platform:
+
+        * an object store (``s3://...``; the pipeline's choice on SageMaker, whose storage root is in S3): the
+          platform places the job's files in a scratch folder on this worker (SageMaker: extracts its
+          ``output.tar.gz``), the files later tasks read are published to ``results_dir``
+          (:func:`~nova_dpo.platforms.publish.publish_outputs`, written through ``ObjectStoragePath`` with
+          ``aws_conn_id``), and the scratch folder is deleted before the task ends: the returned URIs name the
+          published copies, and no path on this worker reaches XCom.
+        * a folder: the platform places the files there itself (local: copies the job's output; SageMaker:
+          extracts it), and the URIs are ``file://``. Right for the local platform, whose jobs, storage root
+          and ``results_dir`` all live in ``NOVA_DPO_HOME``, a folder every worker and the triggerer share
+          (a volume in docker-compose.yaml); on SageMaker only as good as that folder is shared.
+        * none: the platform's own place. Local: the job's folder under its root (shared, as above);
+          SageMaker: a folder under this worker's temporary folder, which other workers cannot read (logged
+          as a warning).
+        """
+        import tempfile
+
+        from nova_dpo.platforms.publish import PUBLISHED_FIELDS, publish_outputs
+
+        destination = self._results_destination(platform.name)
+        if destination is None:
+            outputs = platform.outputs(ref)
+        elif _is_object_store(destination):
+            with tempfile.TemporaryDirectory(prefix="nova-dpo-outputs-") as scratch:
+                extracted = platform.outputs(ref, scratch)
+                outputs = publish_outputs(extracted, scratch, destination, self._storage_path)
+            self.log.info(
+                "Published the outputs of Nova %s job %s to %s.", self.job_kind, ref.name, destination
+            )
+            return outputs
+        else:
+            outputs = platform.outputs(ref, destination)
+        if platform.name == SAGEMAKER and any(
+            str(getattr(outputs, key) or "").startswith("file://") for key in PUBLISHED_FIELDS
+        ):
+            self.log.warning(
+                "The outputs of Nova %s job %s were extracted to %s on this worker; a task on another worker "
+                "cannot read them. Pass an s3:// results_dir to publish them.",
+                self.job_kind,
+                ref.name,
+                destination or "a temporary folder",
+            )
+        return outputs
 
     def summarize_outputs(self, outputs: JobOutputs) -> dict[str, Any]:
         """What the returned summary adds to the outputs."""
@@ -343,6 +401,7 @@ class NovaJobBaseOperator(BaseOperator):
         from nova_dpo.platforms.sagemaker import SageMakerPlatform
 
         try:
+            self._results_destination(platform_name)
             job = self.build_job(name, platform_name, recipe)
             if isinstance(platform, SageMakerPlatform):
                 platform.build_request(job)
@@ -351,6 +410,31 @@ class NovaJobBaseOperator(BaseOperator):
         except (ValueError, TypeError) as error:
             raise AirflowFailException(f"Cannot run Nova {self.job_kind} job {name!r}: {error}") from error
         return job
+
+    def _results_destination(self, platform_name: str) -> str | None:
+        """``results_dir`` checked: an object-store URI as it is, a folder as an absolute path, or None.
+
+        :raises ValueError: an object-store URI on the local platform.
+        """
+        from nova_dpo.platforms.local.platform import local_path
+
+        if not self.results_dir:
+            return None
+        text = str(self.results_dir)
+        if not _is_object_store(text):
+            return local_path(text)
+        if platform_name != SAGEMAKER:
+            raise ValueError(
+                f"results_dir must be a folder on the local platform (a path or file:// URI), not {text!r}: "
+                "local jobs and the tasks that read their outputs share the platform's folder (NOVA_DPO_HOME)."
+            )
+        return text.rstrip("/")
+
+    def _storage_path(self, uri: str) -> Any:
+        """The path object of an object-store URI, with the operator's AWS connection."""
+        from airflow.sdk import ObjectStoragePath
+
+        return ObjectStoragePath(uri, conn_id=self.aws_conn_id or None)
 
     def _common_job_args(self, name: str, platform_name: str) -> dict[str, Any]:
         return {
@@ -540,7 +624,8 @@ class NovaEvaluationOperator(NovaJobBaseOperator):
 
     On SageMaker the job is a Nova evaluation training job; locally, a detached process generates with the
     model (or judges the pairs) and scores with the same metric code. The results have Nova's shape on both
-    platforms and are placed in ``results_dir`` for the tasks that follow.
+    platforms and are placed in ``results_dir`` for the tasks that follow (published there when it is an
+    ``s3://`` URI: see :meth:`~NovaJobBaseOperator.job_outputs`).
 
     .. seealso::
         :class:`NovaJobBaseOperator` for the arguments shared with :class:`NovaDpoTrainingOperator`.
@@ -551,14 +636,11 @@ class NovaEvaluationOperator(NovaJobBaseOperator):
     :param model_uri: The model to evaluate: a training job's ``checkpoint_uri``, or a model name.
         (default: ``base_model``, else the recipe's model on SageMaker and ``smollm2-135m-instruct`` locally)
         (templated)
-    :param results_dir: The local folder (a path or ``file://`` URI) the job's output is extracted
-        (SageMaker) or copied (local) into.
-        (default: a folder under the system's temporary folder on SageMaker; the job's folder locally)
-        (templated)
     :return: ``{"job_name", "platform", "status", "billable_seconds", "estimated_cost_usd", "recipe_sha256",
         "outputs", "task", "results_dir"}``: ``outputs`` is :meth:`JobOutputs.to_dict` with ``results_uri``
-        and ``inference_output_uri`` (gen_qa) as ``file://`` URIs and the metrics in ``result["metrics"]``;
-        ``results_dir`` is the local folder holding the results file.
+        and ``inference_output_uri`` (gen_qa) naming the files in ``results_dir`` (``s3://`` URIs when it is
+        an object store, else ``file://``) and the metrics in ``result["metrics"]``; ``results_dir`` in the
+        summary is the folder holding the results file (a path, or a URI on an object store).
     """
 
     job_kind = "evaluation"
@@ -567,7 +649,6 @@ class NovaEvaluationOperator(NovaJobBaseOperator):
         "data_uri",
         "task",
         "model_uri",
-        "results_dir",
     )
 
     def __init__(
@@ -576,14 +657,12 @@ class NovaEvaluationOperator(NovaJobBaseOperator):
         data_uri: str,
         task: str | None = None,
         model_uri: str | None = None,
-        results_dir: str | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.data_uri = data_uri
         self.task = task
         self.model_uri = model_uri
-        self.results_dir = results_dir
 
     def build_job(self, name: str, platform_name: str, recipe: ResolvedRecipe) -> EvaluationJob:
         recipe_task = recipe.spec.task
@@ -595,7 +674,6 @@ class NovaEvaluationOperator(NovaJobBaseOperator):
             raise ValueError(f"task={self.task!r} but the recipe {recipe.name} evaluates {recipe_task!r}.")
         if not self.data_uri:
             raise ValueError(f"data_uri is required: the {recipe_task}.jsonl file.")
-        self._local_results_dir()
         return EvaluationJob(
             **self._common_job_args(name, platform_name),
             recipe=recipe.config,
@@ -604,30 +682,17 @@ class NovaEvaluationOperator(NovaJobBaseOperator):
             model_uri=self.model_uri or self._default_model(platform_name, recipe),
         )
 
-    def job_outputs(self, platform: Platform, ref: JobRef) -> JobOutputs:
-        from nova_dpo.platforms.local.platform import LocalPlatform
-        from nova_dpo.platforms.sagemaker import SageMakerPlatform
-
-        results_dir = self._local_results_dir()
-        if results_dir and isinstance(platform, LocalPlatform | SageMakerPlatform):
-            return platform.outputs(ref, results_dir)
-        return platform.outputs(ref)
-
-    def _local_results_dir(self) -> str | None:
-        from nova_dpo.platforms.local.platform import local_path
-
-        if not self.results_dir:
-            return None
-        text = str(self.results_dir)
-        if "://" in text and not text.startswith("file://"):
-            raise ValueError(
-                f"results_dir must be a folder on this machine (a path or file:// URI), not {text!r}: the job's "
-                "output is placed there for the tasks that follow."
-            )
-        return local_path(text)
-
     def summarize_outputs(self, outputs: JobOutputs) -> dict[str, Any]:
         from nova_dpo.platforms.local.platform import local_path
 
-        results_dir = str(Path(local_path(outputs.results_uri)).parent) if outputs.results_uri else None
+        results_dir = None
+        if outputs.results_uri and _is_object_store(outputs.results_uri):
+            results_dir = outputs.results_uri.rsplit("/", 1)[0]
+        elif outputs.results_uri:
+            results_dir = str(Path(local_path(outputs.results_uri)).parent)
         return {"task": outputs.result.get("task"), "results_dir": results_dir}
+
+
+def _is_object_store(location: str) -> bool:
+    """Whether ``location`` is an object-store URI (``s3://...``), not a path or ``file://`` URI."""
+    return "://" in location and not location.startswith("file://")

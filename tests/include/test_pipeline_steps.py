@@ -1,0 +1,142 @@
+"""The pipeline steps that read job outputs: they take the URIs the job tasks hand on (XCom), on any storage.
+
+On SageMaker those URIs name the run's folder in S3 (the job tasks publish there), so a step reads them with
+the path factory, on whatever worker it runs; nothing may assume a file on the worker's disk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from upath import UPath
+
+from nova_dpo.pipeline import steps
+from nova_dpo.pipeline.params import param_definitions
+from nova_dpo.pipeline.run import job_results, resolve_run
+from tests.include.test_gate import judge_document
+
+RUN_NAME = "nova-micro-byod-eval-job"
+WORSE = "I'm sorry, I can't help with that."
+
+
+def plan_for(platform: str, storage_root: str, tmp_path: Path) -> dict[str, Any]:
+    params = {name: definition.get("default") for name, definition in param_definitions().items()}
+    params.update(platform=platform, storage_root=storage_root, dataset_source=str(tmp_path / "source"))
+    params["gate"] = {"min_relative_gain": {"f1_score": 0.05}, "require_judge_win": True}
+    return resolve_run(
+        params,
+        dag_id="nova_dpo_pipeline",
+        run_id="manual__2026-01-13T00:00:00+00:00",
+        logical_date=dt.datetime(2026, 1, 13, tzinfo=dt.UTC),
+    )
+
+
+# ----------------------------------------------------------------------------------------- where outputs go
+
+
+@pytest.mark.parametrize("platform", ["local", "sagemaker"])
+def test_job_results_are_under_the_run_in_the_storage_root(platform, tmp_path):
+    root = "s3://bucket/nova-dpo" if platform == "sagemaker" else str(tmp_path / "home")
+
+    plan = plan_for(platform, root, tmp_path)
+
+    assert "local_run_dir" not in plan
+    run_uri = plan["run_uri"]
+    assert run_uri.startswith(root)
+    assert plan["job_results"] == {
+        "train": f"{run_uri}/train" if platform == "sagemaker" else None,
+        "candidate": f"{run_uri}/generate/candidate",
+        "baseline": f"{run_uri}/generate/baseline",
+        "judge": f"{run_uri}/judge",
+    }
+    json.dumps(plan)
+
+
+def test_the_local_training_output_is_read_in_its_job_folder():
+    assert job_results("local", "/home/runs/r1")["train"] is None
+    assert job_results("sagemaker", "s3://b/runs/r1")["train"] == "s3://b/runs/r1/train"
+
+
+def test_the_generate_jobs_place_their_results_under_the_run(tmp_path):
+    plan = plan_for("sagemaker", "s3://bucket/nova-dpo", tmp_path)
+    eval_set = {"uri": f"{plan['run_uri']}/eval/gen_qa.jsonl", "sha256": "0" * 64}
+    training = {"outputs": {"checkpoint_uri": "s3://customer-escrow-1-smtj-a/job"}}
+
+    candidate, baseline = steps.evaluation_targets(plan, training, eval_set, {"uri": "nova-micro/prod"})
+
+    assert candidate["results_dir"] == f"{plan['run_uri']}/generate/candidate"
+    assert baseline["results_dir"] == f"{plan['run_uri']}/generate/baseline"
+
+
+# ------------------------------------------------------------------------------- reading them from S3
+
+
+def _publish(factory, uri: str, text: str) -> str:
+    factory(uri).write_text(text)
+    return uri
+
+
+def _inference(rows: list[tuple[str, str, str]]) -> str:
+    return "".join(
+        json.dumps({"prompt": prompt, "inference": [answer], "gold": gold, "metadata": None}) + "\n"
+        for prompt, answer, gold in rows
+    )
+
+
+def test_the_evaluation_steps_read_the_published_job_outputs_from_object_storage(s3_root, tmp_path):
+    """What the job tasks of a SageMaker run hand on, read as a task on another worker reads it: through the
+    path factory only (the worker that waited for the jobs kept nothing)."""
+    root = f"s3://{s3_root.path}"
+
+    def factory(uri: str) -> UPath:  # ObjectStoragePath with the AWS connection, in the DAG
+        return UPath(uri, **s3_root.storage_options)
+
+    plan = plan_for("sagemaker", root, tmp_path)
+    results = plan["job_results"]
+    questions = [(f"question {i}", f"answer {i}") for i in range(24)]
+    generated = []
+    for role, worse in (("candidate", False), ("baseline", True)):
+        folder = f"{results[role]}/{RUN_NAME}/eval_results"
+        rows = [(q, WORSE if worse and i % 3 else a, a) for i, (q, a) in enumerate(questions)]
+        generated.append(
+            {
+                "job_name": f"gen-qa-{role}",
+                "outputs": {
+                    "results_uri": _publish(factory, f"{folder}/results_1.json", "{}"),
+                    "inference_output_uri": _publish(
+                        factory, f"{folder}/inference_output.jsonl", _inference(rows)
+                    ),
+                },
+            }
+        )
+    judge_results = f"{results['judge']}/nova-micro-llm-judge-eval-job/eval_results/results_1.json"
+    judge = {
+        "outputs": {"results_uri": _publish(factory, judge_results, json.dumps(judge_document(20, 2, 2)))}
+    }
+    metrics_csv = _publish(
+        factory,
+        f"{results['train']}/step_wise_training_metrics.csv",
+        "step_number,training_loss\n1,0.69\n2,0.52\n3,0.41\n",
+    )
+    training = {"job_name": "train", "outputs": {"metrics_uri": metrics_csv}, "billable_seconds": 3600}
+    dataset = {"version": {"source": "nvidia/When2Call", "version": "2026-01-12"}, "content_sha256": "a" * 64}
+
+    gen_qa = steps.score_gen_qa(plan, generated, factory)
+    pairs = steps.judge_pairs(plan, generated, factory)
+    verdict = steps.gate(plan, gen_qa, judge, factory)
+    report = steps.write_report(plan, dataset, training, gen_qa, judge, verdict, factory, "shipped")
+
+    run_uri = plan["run_uri"]
+    assert gen_qa == {role: f"{run_uri}/gen_qa/{role}.json" for role in ("candidate", "baseline")}
+    assert pairs == f"{run_uri}/eval/llm_judge.jsonl"
+    assert len(factory(pairs).read_text().splitlines()) == len(questions)
+    assert verdict["passed"] is True, verdict["reasons"]
+    assert verdict["judge"] is not None
+    assert report == f"{run_uri}/report/report.md"
+    markdown = factory(report).read_text()
+    assert "training loss: 0.6900 at the start" in markdown
+    assert factory(f"{run_uri}/report/report.png").exists()
