@@ -53,7 +53,7 @@ DEMO_CONF = {
     },
     "max_eval_rows": 96,
     "max_new_tokens": 64,
-    "eval_local_options": {"batch_size": 8, "dtype": "auto"},
+    "eval_local_options": {"batch_size": 16, "dtype": "auto"},
     # Sixteen DPO steps teach a 135M model when to call a tool more than how to write the call: it does not yet
     # answer the strict smoke test (an exact get_current_weather call) reliably, which would fail the run after the
     # gate. Deploy with `nova-dpo chat --model <stored model>`, or set this to True with a stronger base model.

@@ -196,7 +196,7 @@ def param_definitions() -> dict[str, dict[str, Any]]:
             "section": SECTION_EVAL,
         },
         "eval_local_options": {
-            "default": {"batch_size": 8},
+            "default": {"batch_size": 16},
             "type": "object",
             "description": "Local generation knobs (batch_size, dtype, torch_threads, max_rows, ...).",
             "section": SECTION_LOCAL,

@@ -24,6 +24,7 @@ from nova_dpo.evaluation.judge_protocol import build_judge_prompts, judge_pairs
 from nova_dpo.evaluation.judge_stats import PairOutcome, judge_statistics
 from nova_dpo.evaluation.results import LLM_JUDGE_TASK, build_results, results_filename, write_results
 from nova_dpo.platforms.local.generation import (
+    DEFAULT_BATCH_SIZE,
     InferenceSettings,
     LocalEvaluationOptions,
     ProgressFn,
@@ -71,13 +72,15 @@ class LocalJudge:
         self,
         generator: TextGenerator,
         settings: InferenceSettings | None = None,
-        batch_size: int = 8,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         progress: ProgressFn | None = None,
+        decoder: str = "auto",
     ) -> None:
         self.generator = generator
         self.settings = settings or InferenceSettings(max_new_tokens=LOCAL_JUDGE_MAX_NEW_TOKENS)
         self.batch_size = batch_size
         self.progress = progress
+        self.decoder = decoder
 
     def replies(self, prompts: Sequence[str]) -> list[str | Exception]:
         chats = [[{"role": "user", "content": prompt}] for prompt in prompts]
@@ -88,6 +91,7 @@ class LocalJudge:
             prefill=LOCAL_JUDGE_PREFILL,
             progress=self.progress,
             what="judge",
+            decoder=self.decoder,
         )
         return [LOCAL_JUDGE_PREFILL + generation.text for generation in generations]
 
@@ -289,7 +293,7 @@ def make_judge(
         generator = TextGenerator.load(
             options.judge_model or DEFAULT_BASE_MODEL, options.dtype, options.device, options.torch_threads
         )
-        return LocalJudge(generator, settings, options.batch_size, progress)
+        return LocalJudge(generator, settings, options.batch_size, progress, options.decoder)
     api_key = None
     if options.judge_api_key_env:
         api_key = os.environ.get(options.judge_api_key_env)
