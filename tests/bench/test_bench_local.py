@@ -35,7 +35,8 @@ def test_bench_local_prints_both_tables_with_ratios_and_verdicts(tmp_path: Path)
         "ours: + prompt sharing",
         "ours: + no recomputation (demo)",
         "loop fp32 (one prompt at a time)",
-        "batched bf16 (ours)",
+        "padded batches bf16 (generate)",
+        "continuous batching bf16 (ours)",
     ):
         assert row in out, out
     assert "ours: + bf16 autocast" not in out  # not asked for

@@ -116,3 +116,20 @@ def train_jsonl(tmp_path: Path) -> Path:
 @pytest.fixture
 def validation_jsonl(tmp_path: Path) -> Path:
     return write_jsonl(tmp_path / "validation.jsonl", [nova_dpo_record(city) for city in ("Madrid", "Delhi")])
+
+
+@pytest.fixture(scope="session")
+def generator(tiny_model_dir: Path):
+    """The tiny model with weights scaled up, so its replies depend on the prompt (at its initial scale it
+    answers every prompt with the same token, which would hide padding and ordering bugs)."""
+    import torch
+
+    from nova_dpo.platforms.local.generation import TextGenerator
+    from nova_dpo.platforms.local.model import load_model_and_tokenizer
+
+    model, tokenizer = load_model_and_tokenizer(tiny_model_dir)
+    with torch.random.fork_rng(), torch.no_grad():
+        torch.manual_seed(1)
+        for parameter in model.parameters():
+            parameter.normal_(0, 0.3)
+    return TextGenerator(model, tokenizer, name="tiny-scaled")

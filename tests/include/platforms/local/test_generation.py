@@ -7,7 +7,6 @@ import logging
 from pathlib import Path
 
 import pytest
-import torch
 
 from nova_dpo.cli import main
 from nova_dpo.evaluation.gen_qa_metrics import GEN_QA_METRICS, read_inference_output
@@ -21,7 +20,7 @@ from nova_dpo.platforms.local.generation import (
     run_evaluation_job,
     split_turns,
 )
-from nova_dpo.platforms.local.model import TINY_RANDOM_MODEL, load_model_and_tokenizer
+from nova_dpo.platforms.local.model import TINY_RANDOM_MODEL
 
 PROMPTS = (
     "Hi",
@@ -47,18 +46,6 @@ def gen_qa_rows() -> list[dict]:
         }
         for index, prompt in enumerate(PROMPTS)
     ]
-
-
-@pytest.fixture(scope="module")
-def generator(tiny_model_dir: Path) -> TextGenerator:
-    """The tiny model with weights scaled up, so its replies depend on the prompt (at its initial scale it
-    answers every prompt with the same token, which would hide padding and ordering bugs)."""
-    model, tokenizer = load_model_and_tokenizer(tiny_model_dir)
-    with torch.random.fork_rng(), torch.no_grad():
-        torch.manual_seed(1)
-        for parameter in model.parameters():
-            parameter.normal_(0, 0.3)
-    return TextGenerator(model, tokenizer, name="tiny-scaled")
 
 
 def test_split_turns_reads_the_samples_multi_turn_markup():
