@@ -8,15 +8,15 @@
   of tokens), and attention with a padding mask is slower than plain causal attention;
 * a batch runs until its longest reply ends, computing the rows that ended long before.
 
-:func:`decode` instead prefills each prompt alone (no padding), writes its cache into a preallocated window
-that every active row shares (:class:`DecodingWindow`: the rows' columns end together at the write cursor, a
-row's first columns are masked when its prompt is shorter), writes each new token's keys and values in place,
-and hands attention views of that window (no copy). A row that ends leaves at once and the next prompt takes
-its place, so the batch stays full while prompts are waiting. Columns no active row uses any more are dropped
-by moving the live columns back to the start of the window now and then (one copy, amortized over many steps).
+:func:`decode` instead prefills each prompt alone, with no padding and with the prefix it shares with the
+prompt before it computed once (:class:`PrefixSharingPrefill`), and copies its cache into a preallocated
+window that the active rows share (:class:`DecodingWindow`: the rows' columns end together at the write
+cursor; a row's first columns are masked when its prompt is shorter). A decoding step writes each new token's
+keys and values in place, and attention (:func:`window_attention`) reads the window as it is stored. A row
+that ends leaves at once and the next prompt takes its place, so the batch stays full while prompts wait.
 
 The replies equal one-prompt-at-a-time decoding up to floating-point rounding (the same masked softmax over
-the same keys). :func:`supports` says whether a model's cache is one this window can stand in for (every layer
+the same keys). :func:`supports` says whether a model's cache is one the window can stand in for (every layer
 full attention); others go through ``model.generate``.
 """
 
@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -164,6 +165,7 @@ class DecodingWindow:
         self.values: list[torch.Tensor] = []  # per layer: [rows, heads, columns, head_dim]
         self.mask = torch.zeros(capacity_rows, 0, dtype=torch.bool, device=device)
         self.first_column: list[int] = []  # per active row: where its prompt begins
+        self.reserved = 0  # the longest prompt about to be added (see reserve)
         self.moves = 0  # how often the live columns were moved to a new window (for the log)
 
     @property
@@ -174,6 +176,13 @@ class DecodingWindow:
         """A transformers ``Cache`` whose layers write into this window and read it in place."""
         return Cache(layers=[_WindowLayer(self, index) for index in range(len(self.keys))])
 
+    def reserve(self, length: int) -> None:
+        """Make room before the cursor for prompts of up to ``length`` tokens about to be added: one move for
+        all of them, instead of one per prompt longer than the cursor."""
+        self.reserved = length
+        if self.keys and self.cursor < length:
+            self._move(length - self.width)
+
     def add_row(self, prefill: DynamicCache, length: int) -> int:
         """Place a prompt's prefilled cache (one row of ``length`` columns) in a new row; its index."""
         if self.rows == self.capacity_rows:
@@ -183,7 +192,7 @@ class DecodingWindow:
             self._allocate(layers)
         if self.cursor < length:
             # The prompt must end at the cursor: move the live columns right to make room before it.
-            self._move(length - self.width)
+            self._move(max(length, self.reserved) - self.width)
         row, placed = self.rows, slice(self.cursor - length, self.cursor)
         for keys, values, layer in zip(self.keys, self.values, layers, strict=True):
             keys[row, :, :, placed] = layer.keys[0].transpose(-1, -2)
@@ -297,12 +306,13 @@ def window_attention(
     dropout: float = 0.0,
     **kwargs: Any,
 ) -> tuple[torch.Tensor, None]:
-    """Attention of one new token per row over the window's views, with the window's additive mask.
+    """Attention of one new token per row over the window's columns, with the window's additive mask.
 
     For a single query token, PyTorch's fused CPU kernel is dominated by its set-up (about twice the time of
     two small matrix products here), so a decoding step computes ``softmax(q k^T * scale + mask) v`` itself,
     the query heads grouped by the key/value head they share (grouped-query attention without repeating the
-    keys). Anything else (a prompt's prefill) goes to transformers' SDPA attention.
+    keys). Anything else (a prompt's prefill, with a boolean or no mask) goes to transformers' SDPA attention.
+    Inference only: no dropout.
     """
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
@@ -407,6 +417,9 @@ def _decode(
 
     rows: list[DecodedRow] = []
     while queue or active:
+        free = batch_size - len(active)
+        if queue and free:
+            window.reserve(max(len(requests[index].prompt) for index in islice(queue, free)))
         while queue and len(active) < batch_size:
             index = queue.popleft()
             prompt = list(requests[index].prompt)
