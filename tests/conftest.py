@@ -34,6 +34,23 @@ def moto_server():
 
 
 @pytest.fixture
+def aws_default_connection(moto_server, monkeypatch):
+    """Airflow's ``aws_default`` connection pointing at the moto server (as the DAG's tasks reach AWS); the
+    keyword arguments of a boto3 client for the same account and region."""
+    import json
+
+    region = "us-east-1"
+    connection = {
+        "conn_type": "aws",
+        "login": "testing",
+        "password": "testing",
+        "extra": {"endpoint_url": moto_server, "region_name": region},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
+    return {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": region}
+
+
+@pytest.fixture
 def s3_root(moto_server):
     """An empty bucket on the moto server, as a universal-pathlib path (what ObjectStoragePath also is)."""
     import uuid

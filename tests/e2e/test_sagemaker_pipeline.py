@@ -333,7 +333,7 @@ def pipeline():
 
 
 @pytest.fixture
-def aws(moto_server, tmp_path, monkeypatch):
+def aws(moto_server, aws_default_connection, tmp_path, monkeypatch):
     """S3 and SageMaker on the moto server, Bedrock stubbed, and the hooks and connection pointing there."""
     import uuid
 
@@ -341,7 +341,7 @@ def aws(moto_server, tmp_path, monkeypatch):
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
 
-    keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": REGION}
+    keys = aws_default_connection
     s3 = boto3.client("s3", endpoint_url=moto_server, **keys)
     sagemaker = boto3.client("sagemaker", endpoint_url=moto_server, **keys)
     bucket = f"nova-dpo-e2e-{uuid.uuid4().hex[:8]}"
@@ -349,13 +349,6 @@ def aws(moto_server, tmp_path, monkeypatch):
     fake = NovaJobsFake(boto3.client("s3", endpoint_url=moto_server, **keys))
     fake.install(sagemaker)
 
-    connection = {
-        "conn_type": "aws",
-        "login": "testing",
-        "password": "testing",
-        "extra": {"endpoint_url": moto_server, "region_name": REGION},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
     monkeypatch.setenv("NOVA_DPO_S3_ROOT", f"s3://{bucket}/root")
     monkeypatch.setenv("NOVA_DPO_ROLE_ARN", ROLE_ARN)
     monkeypatch.setenv("NOVA_DPO_IMPORT_ROLE_ARN", IMPORT_ROLE_ARN)

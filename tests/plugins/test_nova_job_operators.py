@@ -146,7 +146,7 @@ def creates(aws):
 
 
 @pytest.fixture
-def storage_root(moto_server, tmp_path, monkeypatch):
+def storage_root(moto_server, aws_default_connection, tmp_path, monkeypatch):
     """The run's storage root in a bucket of the moto server, reached by ``ObjectStoragePath`` through the
     ``aws_default`` connection (as the DAG's tasks reach it); the worker's temporary folder is
     ``tmp_path / "worker-tmp"``, so a test sees what a task leaves on its worker."""
@@ -154,16 +154,8 @@ def storage_root(moto_server, tmp_path, monkeypatch):
     import uuid
 
     bucket = f"nova-dpo-root-{uuid.uuid4().hex[:8]}"
-    keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": REGION}
-    client = boto3.client("s3", endpoint_url=moto_server, **keys)
+    client = boto3.client("s3", endpoint_url=moto_server, **aws_default_connection)
     client.create_bucket(Bucket=bucket)
-    connection = {
-        "conn_type": "aws",
-        "login": "testing",
-        "password": "testing",
-        "extra": {"endpoint_url": moto_server, "region_name": REGION},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
     worker_tmp = tmp_path / "worker-tmp"
     worker_tmp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(worker_tmp))
@@ -606,9 +598,11 @@ class TestSageMakerEvaluation:
         )
 
     @staticmethod
-    def completed_gen_qa_job(aws, output_uri: str, files: dict[str, str]) -> tuple[EvaluationJob, str]:
-        """A gen_qa job the stubbed SageMaker creates and reports completed, with ``files`` (paths under
-        the recipe's run name) in its output archive; returns the job and the run name."""
+    def completed_gen_qa_job(
+        aws, output_uri: str, files: dict[str, str], results_dir: str
+    ) -> tuple[NovaEvaluationOperator, str]:
+        """The operator of a gen_qa job the stubbed SageMaker creates and reports completed, with ``files``
+        (paths under the recipe's run name) in its output archive, and the run name."""
         sagemaker, stubber, s3 = aws
         name = job_name(DAG_ID, RUN_ID, "gen_qa_candidate")
         recipe = resolve_recipe(GEN_QA, instance_type="ml.g5.12xlarge")
@@ -628,15 +622,6 @@ class TestSageMakerEvaluation:
         expect_create(stubber, built.request)
         expect_describe(stubber, name, described(built.request, "Completed"))
         expect_describe(stubber, name, described(built.request, "Completed"))
-        return job, run_name
-
-    def test_results_are_extracted_into_results_dir(self, aws, tmp_path):
-        metrics = {"rouge1": 0.7, "f1_score": 0.6}
-        files = {
-            "eval_results/results_2026-01-02T04-00-00.json": json.dumps({"results": {"all": metrics}}),
-            "eval_results/inference_output.jsonl": '{"inference": "a"}\n',
-        }
-        job, run_name = self.completed_gen_qa_job(aws, f"s3://{BUCKET}/runs/r1/eval", files)
         operator = in_dag(
             NovaEvaluationOperator,
             task_id="gen_qa_candidate",
@@ -647,7 +632,18 @@ class TestSageMakerEvaluation:
             instance_type="ml.g5.12xlarge",
             role=ROLE,
             output_path=job.output_uri,
-            results_dir=str(tmp_path / "candidate"),
+            results_dir=results_dir,
+        )
+        return operator, run_name
+
+    def test_results_are_extracted_into_results_dir(self, aws, tmp_path):
+        metrics = {"rouge1": 0.7, "f1_score": 0.6}
+        files = {
+            "eval_results/results_2026-01-02T04-00-00.json": json.dumps({"results": {"all": metrics}}),
+            "eval_results/inference_output.jsonl": '{"inference": "a"}\n',
+        }
+        operator, run_name = self.completed_gen_qa_job(
+            aws, f"s3://{BUCKET}/runs/r1/eval", files, str(tmp_path / "candidate")
         )
 
         result = operator.execute(make_context())
@@ -670,20 +666,8 @@ class TestSageMakerEvaluation:
             "eval_results/inference_output.jsonl": inference,
             "eval_results/details/details.parquet": "not read by any later task",
         }
-        job, run_name = self.completed_gen_qa_job(aws, f"s3://{BUCKET}/runs/r1/jobs", files)
         results_dir = f"{storage_root['uri']}/generate/candidate/"
-        operator = in_dag(
-            NovaEvaluationOperator,
-            task_id="gen_qa_candidate",
-            platform="sagemaker",
-            training_recipe=GEN_QA,
-            data_uri=job.data_uri,
-            model_uri=ESCROW,
-            instance_type="ml.g5.12xlarge",
-            role=ROLE,
-            output_path=job.output_uri,
-            results_dir=results_dir,
-        )
+        operator, run_name = self.completed_gen_qa_job(aws, f"s3://{BUCKET}/runs/r1/jobs", files, results_dir)
 
         result = operator.execute(make_context())
 

@@ -30,9 +30,8 @@ CANDIDATE = "candidate"
 BASELINE = "baseline"
 
 
-def _path(uri: str, path_factory: Any = None) -> Any:
-    # The factory is for object storage (sagemaker: s3://); the local platform's URIs are paths or file://.
-    return storage.path_for(uri, path_factory)
+# The factory is for object storage (sagemaker: s3://); the local platform's URIs are paths or file://.
+_path = storage.path_for
 
 
 def _read_results(uri: str, path_factory: Any = None) -> Any:

@@ -454,8 +454,9 @@ class TextGenerator:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
         if decoder not in DECODER_CHOICES:
             raise ValueError(f"decoder must be one of {', '.join(DECODER_CHOICES)}, got {decoder!r}.")
-        continuous = decoder == "continuous" or (decoder == "auto" and decoding.supports(self.model))
-        if decoder == "continuous" and not decoding.supports(self.model):
+        supported = decoding.supports(self.model)
+        continuous = decoder == "continuous" or (decoder == "auto" and supported)
+        if decoder == "continuous" and not supported:
             raise ValueError(
                 f"decoder='continuous' needs a model whose layers all attend to the full context; "
                 f"{self.name} has other layers (sliding window, linear attention): use 'padded' or 'auto'."
@@ -548,19 +549,7 @@ class TextGenerator:
             {"input_ids": prompts}, padding=True, padding_side="left", return_tensors="pt"
         ).to(self.model.device)
         width = padded["input_ids"].shape[1]
-        max_new_tokens = settings.max_new_tokens
-        if self.context_length:
-            room = self.context_length - width
-            if room < 1:
-                raise ValueError(
-                    f"A prompt of {width} tokens leaves no room to generate in the model's context of "
-                    f"{self.context_length} tokens; shorten the system prompt or query."
-                )
-            if room < max_new_tokens:
-                log.warning(
-                    "max_new_tokens cut from %d to %d to fit the model's context", max_new_tokens, room
-                )
-                max_new_tokens = room
+        [max_new_tokens] = self._rooms([width], settings)  # every row is as wide as the longest
         config = settings.generation_config(max_new_tokens, self.pad_token_id, self.eos_token_ids)
         stopping = _stop_on_text(self.tokenizer, settings.stop, width) if settings.stop else None
         output = self.model.generate(**padded, generation_config=config, stopping_criteria=stopping)
