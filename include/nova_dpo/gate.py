@@ -65,6 +65,7 @@ class _Statistic:
 
     columns: np.ndarray  # (examples, m)
     of_sums: Callable[[np.ndarray], np.ndarray]  # (k, m) summed columns -> (k,) metric values
+    support: int  # the examples the full-sample value rests on (a ratio's non-empty denominators)
 
 
 def _ratio(sums: np.ndarray) -> np.ndarray:
@@ -74,7 +75,8 @@ def _ratio(sums: np.ndarray) -> np.ndarray:
 
 
 def _ratio_of(numerator: Any, denominator: Any) -> _Statistic:
-    return _Statistic(np.column_stack([numerator, denominator]).astype(float), _ratio)
+    columns = np.column_stack([numerator, denominator]).astype(float)
+    return _Statistic(columns, _ratio, support=int(np.count_nonzero(columns[:, 1])))
 
 
 def _field(rows: Sequence[Mapping[str, Any]], key: str) -> list[Any] | None:
@@ -96,7 +98,7 @@ def metric_statistics(rows: Sequence[Mapping[str, Any]]) -> dict[str, _Statistic
     bleu = _field(rows, "bleu_statistics")
     if bleu is not None:
         statistics["bleu"] = _Statistic(
-            np.asarray(bleu, dtype=float).reshape(-1, 10), bleu_of_summed_statistics
+            np.asarray(bleu, dtype=float).reshape(-1, 10), bleu_of_summed_statistics, support=len(rows)
         )
     statistics.update(_tool_use_statistics(rows, ones))
     return statistics
@@ -280,6 +282,8 @@ class MetricComparison:
     ``difference`` and its interval (``ci_low``, ``ci_high``) are candidate - baseline as measured;
     ``relative_gain`` is oriented (positive = better, also where lower is better) and None when the
     baseline is 0. Interval fields are None where the results lack the per-example scores to bootstrap.
+    ``baseline_support`` and ``candidate_support`` count the examples each value rests on (see
+    :attr:`GateRules.min_support`), None without per-example scores.
     """
 
     baseline: float | None
@@ -293,6 +297,15 @@ class MetricComparison:
     candidate_low: float | None = None
     candidate_high: float | None = None
     higher_is_better: bool = True
+    baseline_support: int | None = None
+    candidate_support: int | None = None
+
+    @property
+    def support(self) -> int | None:
+        """The fewer examples of the two sides' values, when both are known."""
+        if self.baseline_support is None or self.candidate_support is None:
+            return None
+        return min(self.baseline_support, self.candidate_support)
 
     @property
     def has_interval(self) -> bool:
@@ -314,11 +327,18 @@ class MetricComparison:
 
 
 def _comparison(
-    name: str, baseline: float | None, candidate: float | None, interval: PairedInterval | None
+    name: str,
+    baseline: float | None,
+    candidate: float | None,
+    interval: PairedInterval | None,
+    supports: tuple[int | None, int | None] = (None, None),
 ) -> MetricComparison:
     higher_is_better = name not in LOWER_IS_BETTER
+    support = {"baseline_support": supports[0], "candidate_support": supports[1]}
     if baseline is None or candidate is None:
-        return MetricComparison(baseline=baseline, candidate=candidate, higher_is_better=higher_is_better)
+        return MetricComparison(
+            baseline=baseline, candidate=candidate, higher_is_better=higher_is_better, **support
+        )
     difference = candidate - baseline
     improvement = difference if higher_is_better else -difference
     bounds: dict[str, float] = {}
@@ -337,6 +357,7 @@ def _comparison(
         difference=difference,
         relative_gain=improvement / abs(baseline) if baseline != 0 else None,
         higher_is_better=higher_is_better,
+        **support,
         **bounds,
     )
 
@@ -370,6 +391,8 @@ def compare_results(
     """
     ours, theirs = _read_side(candidate, "candidate"), _read_side(baseline, "baseline")
     intervals: dict[str, PairedInterval] = {}
+    our_support: dict[str, int] = {}
+    their_support: dict[str, int] = {}
     examples = aligned_by = None
     if ours.rows and theirs.rows:
         candidate_rows, baseline_rows, aligned_by = align_examples(ours.rows, theirs.rows)
@@ -383,8 +406,15 @@ def compare_results(
             resamples=rules.resamples,
             seed=rules.seed,
         )
+        our_support, their_support = _supports(candidate_rows), _supports(baseline_rows)
     table = {
-        name: _comparison(name, theirs.metrics.get(name), ours.metrics.get(name), intervals.get(name))
+        name: _comparison(
+            name,
+            theirs.metrics.get(name),
+            ours.metrics.get(name),
+            intervals.get(name),
+            (their_support.get(name), our_support.get(name)),
+        )
         for name in ordered_metrics({*ours.metrics, *theirs.metrics})
     }
     return table, examples, aligned_by
@@ -393,6 +423,10 @@ def compare_results(
 def _full_sample(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     values = recompute_metrics(rows, np.ones((1, len(rows))))
     return {name: float(value[0]) for name, value in values.items() if np.isfinite(value[0])}
+
+
+def _supports(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    return {name: statistic.support for name, statistic in metric_statistics(rows).items()}
 
 
 def ordered_metrics(names: set[str] | Sequence[str]) -> list[str]:
@@ -580,6 +614,11 @@ def _gain_check(name: str, row: MetricComparison | None, required: float, rules:
     rule = "min_relative_gain"
     if row is None or row.improvement is None:
         return _missing(name, row, rule)
+    too_few = _too_few(row, rules)
+    if too_few:
+        return _check(
+            rule, name, False, f"{_describe(name, row, rules.confidence)} rests on {too_few} to show a gain"
+        )
     required_text = f"required {required:+.1%}"
     # From a baseline of 0 any gain is an infinite relative gain.
     reaches = row.relative_gain >= required if row.relative_gain is not None else row.improvement > 0
@@ -606,6 +645,10 @@ def _regression_check(
 ) -> RuleCheck:
     if row is None or row.improvement is None:
         return _missing(name, row, rule)
+    too_few = _too_few(row, rules)
+    if too_few:
+        reason = f"rests on {too_few} to tell a loss from noise, so it is not checked"
+        return _check(rule, name, True, f"{_describe(name, row, rules.confidence)} {reason}")
     tolerated = f"the tolerated -{tolerance:.1%}"
     beyond = row.relative_gain < -tolerance if row.relative_gain is not None else row.improvement < 0
     interval = row.improvement_interval
@@ -621,6 +664,16 @@ def _regression_check(
     else:
         passed, outcome = True, f"beyond {tolerated} but the interval reaches 0 (within the noise)"
     return _check(rule, name, passed, f"{_describe(name, row, rules.confidence)} {outcome}")
+
+
+def _too_few(row: MetricComparison, rules: GateRules) -> str:
+    """Why the row's values rest on too few examples for a rule to judge them; empty when they do not."""
+    if row.support is None or row.support >= rules.min_support:
+        return ""
+    return (
+        f"too few examples (baseline {row.baseline_support}, candidate {row.candidate_support}; "
+        f"min_support {rules.min_support})"
+    )
 
 
 def _judge_check(summary: JudgeSummary | None) -> RuleCheck:

@@ -21,6 +21,8 @@ DEFAULT_WATCHED_METRICS = (*GEN_QA_METRICS, *TOOL_USE_METRICS)
 # The resample matrix is resamples x examples floats: 10 000 x 1000 examples is 80 MB.
 MIN_RESAMPLES, MAX_RESAMPLES = 100, 10_000
 MAX_TOLERANCE = 1.0
+# A rate over fewer examples than this moves in steps of a tenth or more with each example.
+DEFAULT_MIN_SUPPORT = 10
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,11 @@ class GateRules:
         ``watched_metrics`` that the baseline reports; None checks none of them.
     :param watched_metrics: the metrics ``default_regression_tolerance`` guards.
     :param require_judge_win: require the judge's ``lower_rate`` to be above 0.5.
+    :param min_support: the fewest examples a metric must rest on, in both models' results, for a rule to judge
+        it: its denominator (the calls a model made, for ``tool_call_precision``; the calls that were due, for
+        ``tool_call_recall``; the prompts of a category, for a behaviour accuracy). A precision from one call is
+        0 or 1, and its bootstrap cannot show the noise. Below it, a regression check passes with a note (too
+        few to tell a loss from noise) and a required gain fails (too few to show one).
     :param confidence: two-sided confidence of the bootstrap intervals.
     :param resamples: bootstrap resamples.
     :param seed: seed of the bootstrap draw, so a verdict can be reproduced.
@@ -44,6 +51,7 @@ class GateRules:
     default_regression_tolerance: float | None = None
     watched_metrics: tuple[str, ...] = DEFAULT_WATCHED_METRICS
     require_judge_win: bool = False
+    min_support: int = DEFAULT_MIN_SUPPORT
     confidence: float = 0.95
     resamples: int = DEFAULT_RESAMPLES
     seed: int = DEFAULT_SEED
@@ -63,6 +71,7 @@ class GateRules:
             _check_number("default_regression_tolerance", self.default_regression_tolerance, 0, MAX_TOLERANCE)
         if not isinstance(self.require_judge_win, bool):
             raise ValueError(f"require_judge_win must be true or false, got {self.require_judge_win!r}")
+        _check_integer("min_support", self.min_support, 1, None)
         _check_number("confidence", self.confidence, 0.5, 1.0)
         if self.confidence in (0.5, 1.0):
             raise ValueError(f"confidence must be strictly between 0.5 and 1, got {self.confidence}")
@@ -116,6 +125,7 @@ class GateRules:
                 "default_regression_tolerance": {**tolerance, "type": ["number", "null"]},
                 "watched_metrics": {"type": "array", "items": {"type": "string"}},
                 "require_judge_win": {"type": "boolean"},
+                "min_support": {"type": "integer", "minimum": 1},
                 "confidence": {"type": "number", "exclusiveMinimum": 0.5, "exclusiveMaximum": 1},
                 "resamples": {"type": "integer", "minimum": MIN_RESAMPLES, "maximum": MAX_RESAMPLES},
                 "seed": {"type": "integer", "minimum": 0},

@@ -198,7 +198,8 @@ def _metrics_section(verdict: GateVerdict, candidate: Mapping[str, Any], baselin
         method = "The results carry no per-example scores, so there are no intervals."
     models = (
         f"Candidate: {_model_name(candidate)}. Baseline: {_model_name(baseline)}. "
-        "Relative change is oriented: positive means better."
+        "Relative change is oriented: positive means better. Examples: how many each value rests on (for a "
+        f"precision, the calls made); no rule judges a metric on fewer than {rules.min_support}."
     )
     header = (
         "metric",
@@ -207,6 +208,7 @@ def _metrics_section(verdict: GateVerdict, candidate: Mapping[str, Any], baselin
         "difference",
         f"{confidence} CI of the difference",
         "relative change",
+        "examples (baseline / candidate)",
     )
     rows = [_metric_row(name, row) for name, row in verdict.metrics.items()]
     return f"## Metrics\n\n{method} {models}\n\n{_table(header, rows)}"
@@ -221,6 +223,7 @@ def _metric_row(name: str, row: MetricComparison) -> tuple[str, ...]:
         _number(row.difference, signed=True),
         interval,
         f"{row.relative_gain:+.1%}" if row.relative_gain is not None else "–",
+        f"{row.baseline_support} / {row.candidate_support}" if row.support is not None else "–",
     )
 
 

@@ -25,13 +25,14 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
+
+from nova_dpo.platforms.local.attention import attention_implementation
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -331,25 +332,6 @@ def window_attention(
     return output.reshape(rows, heads, 1, dim).transpose(1, 2), None
 
 
-def _register_attention() -> None:
-    from transformers import AttentionInterface
-    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
-
-    AttentionInterface.register(ATTENTION, window_attention)
-    AttentionMaskInterface.register(ATTENTION, sdpa_mask)
-
-
-@contextmanager
-def _attention_of(model: PreTrainedModel, implementation: str):
-    """Run ``model`` with another attention implementation, restored afterwards."""
-    before = model.config._attn_implementation
-    model.config._attn_implementation = implementation
-    try:
-        yield
-    finally:
-        model.config._attn_implementation = before
-
-
 def supports(model: PreTrainedModel) -> bool:
     """Whether every layer of the model's cache is plain full attention (what :class:`DecodingWindow` holds);
     sliding-window, linear-attention and other caches go through ``model.generate``."""
@@ -377,8 +359,9 @@ def decode(
 
     :param on_row_done: called with each request's index and reply as soon as it ends (progress).
     """
-    _register_attention()
-    with _attention_of(model, ATTENTION):
+    from transformers.masking_utils import sdpa_mask
+
+    with attention_implementation(model, ATTENTION, window_attention, sdpa_mask):
         return _decode(model, requests, chooser, eos_token_ids, batch_size, ended, on_row_done)
 
 

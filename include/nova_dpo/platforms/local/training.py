@@ -9,9 +9,9 @@ Nova recipe (``training_config.``)          TRL / PEFT
 ``model.optim.lr``                          ``learning_rate``
 ``model.optim.weight_decay``                ``weight_decay``
 ``model.optim.betas`` / ``eps``             ``adam_beta1``, ``adam_beta2`` / ``adam_epsilon`` (AdamW)
-``model.optim.sched.warmup_steps``          ``warmup_steps``
-``model.optim.sched.min_lr``                ``lr_scheduler_type="cosine_with_min_lr"``, ``{"min_lr": ...}``
-``model.optim.sched.constant_steps``        the last N steps hold ``min_lr`` (as NeMo's CosineAnnealing)
+``model.optim.sched.warmup_steps``          ``warmup_steps``, counted as NeMo's CosineAnnealing does
+``model.optim.sched.min_lr``                ``lr_scheduler_kwargs={"min_lr": ...}``: the cosine's floor
+``model.optim.sched.constant_steps``        the last N steps hold ``min_lr`` (see :mod:`.schedule`)
 ``trainer.max_epochs``                      ``num_train_epochs``
 ``max_length``                              ``max_length``
 ``global_batch_size``                       ``per_device_train_batch_size`` x ``gradient_accumulation_steps``
@@ -58,6 +58,7 @@ from nova_dpo.platforms.local.model import (
     write_directory_atomically,
 )
 from nova_dpo.platforms.local.preference_data import read_preference_rows
+from nova_dpo.platforms.local.schedule import cosine_annealing_scheduler
 from nova_dpo.platforms.local.shared_prompt import add_shared_prompt_forward
 
 if TYPE_CHECKING:
@@ -176,6 +177,8 @@ def build_dpo_config(
         optim="adamw_torch",
         # Nova counts warmup in steps; an int keeps transformers from reading values below 1 as a ratio.
         warmup_steps=int(_get(training_config, "model.optim.sched.warmup_steps", 0)),
+        # NovaDPOTrainer runs NeMo's CosineAnnealing instead (see .schedule); this is the nearest transformers
+        # schedule, for these arguments used with a plain Trainer.
         lr_scheduler_type="cosine_with_min_lr",
         lr_scheduler_kwargs={"min_lr": min_lr},
         num_train_epochs=float(_get(training_config, "trainer.max_epochs")),
@@ -201,6 +204,9 @@ def build_dpo_config(
         precompute_ref_batch_size=options.reference_batch_size,
         save_strategy="no",
         eval_strategy="no",
+        # Validation needs the loss and reward metrics only: without this, TRL runs a second forward per batch to
+        # build full-vocabulary logits that nothing reads.
+        prediction_loss_only=True,
         report_to="none",
         # Progress is logged by NovaProgressCallback, one line per step.
         disable_tqdm=True,
@@ -380,10 +386,10 @@ def _trainer_class():
     from trl import DPOTrainer
 
     class NovaDPOTrainer(DPOTrainer):
-        """DPOTrainer whose cosine schedule can end with Nova's ``constant_steps`` at ``min_lr``.
+        """DPOTrainer with Nova's learning-rate schedule, the shared-prompt forward and bf16 adapter inputs.
 
-        transformers' ``cosine_with_min_lr`` decays until the last step; NeMo's CosineAnnealing, which Nova
-        recipes configure, decays until ``constant_steps`` before the end and then holds ``min_lr``.
+        The schedule is NeMo's CosineAnnealing, which Nova recipes configure (warm-up, cosine to ``min_lr``,
+        ``constant_steps`` at ``min_lr``), built from the ``DPOConfig``'s ``warmup_steps`` and ``min_lr``.
         """
 
         def __init__(
@@ -426,14 +432,17 @@ def _trainer_class():
             return super()._precompute_ref_logps(*args, **kwargs)
 
         def create_scheduler(self, num_training_steps, optimizer=None):
-            if self.lr_scheduler is not None or self.constant_steps <= 0:
-                return super().create_scheduler(num_training_steps, optimizer)
-            decay_end = max(1, num_training_steps - self.constant_steps)
-            scheduler = super().create_scheduler(decay_end, optimizer)
-            scheduler.lr_lambdas = [
-                lambda step, factor=factor: factor(min(step, decay_end)) for factor in scheduler.lr_lambdas
-            ]
-            return scheduler
+            """NeMo's CosineAnnealing from the recipe's ``optim.sched`` (see :mod:`.schedule`)."""
+            if self.lr_scheduler is None:
+                self.lr_scheduler = cosine_annealing_scheduler(
+                    optimizer or self.optimizer,
+                    min_lr=float(self.args.lr_scheduler_kwargs.get("min_lr", 0.0)),
+                    warmup_steps=int(self.args.warmup_steps),
+                    constant_steps=self.constant_steps,
+                    total_steps=num_training_steps,
+                )
+                self._created_lr_scheduler = True
+            return self.lr_scheduler
 
     return NovaDPOTrainer
 
@@ -570,6 +579,7 @@ def train(
         "local": options.to_dict(),
         "trl": {key: getattr(args, key) for key in RESOLVED_TRL_ARGS},
         "loraplus_lr_ratio": loraplus_lr_ratio(training_config),
+        "lr_schedule": "NeMo CosineAnnealing",
     }
     _write_json_atomically(output_dir / RESOLVED_CONFIG_FILE, resolved)
     log.info("Resolved training arguments: %s", json.dumps(resolved["trl"], sort_keys=True))

@@ -25,15 +25,15 @@ def trl_batch(rows: list[tuple[list[int], list[int], list[int]]]) -> tuple[torch
     return batch["input_ids"], batch["input_ids"].masked_fill(batch["completion_mask"] == 0, IGNORE)
 
 
-def test_a_pair_becomes_prompt_chosen_rejected_with_restarted_positions():
+def test_pairs_lie_end_to_end_unpadded_with_restarted_positions():
     input_ids, labels = trl_batch([([1, 2, 3], [4, 5], [6]), ([7, 8], [9], [10, 11])])
     packed = pack_pairs(input_ids, labels)
     assert packed is not None
-    assert packed.input_ids.tolist() == [[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 0]]
-    assert packed.position_ids.tolist() == [[0, 1, 2, 3, 4, 3], [0, 1, 2, 2, 3, 0]]
-    # Pair 0: the rejected token (packed position 5) sees the prompt and itself, never the chosen tokens.
-    mask = packed.attention_mask[0, 0].int().tolist()
-    assert mask == [
+    assert packed.input_ids.tolist() == [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]]
+    assert packed.position_ids.tolist() == [[0, 1, 2, 3, 4, 3, 0, 1, 2, 2, 3]]
+    assert packed.spans == ((0, 6), (6, 11))
+    # Pair 0: the rejected token (position 5) sees the prompt and itself, never the chosen tokens.
+    assert packed.masks[0][0, 0, 0].int().tolist() == [
         [1, 0, 0, 0, 0, 0],
         [1, 1, 0, 0, 0, 0],
         [1, 1, 1, 0, 0, 0],
@@ -41,8 +41,14 @@ def test_a_pair_becomes_prompt_chosen_rejected_with_restarted_positions():
         [1, 1, 1, 1, 1, 0],
         [1, 1, 1, 0, 0, 1],
     ]
-    # Pair 1's padding attends to itself only, and nothing attends to it.
-    assert packed.attention_mask[1, 0, :, 5].int().tolist() == [0, 0, 0, 0, 0, 1]
+    # Pair 1: prompt 7 8, chosen 9, rejected 10 11.
+    assert packed.masks[1][0, 0, 0].int().tolist() == [
+        [1, 0, 0, 0, 0],
+        [1, 1, 0, 0, 0],
+        [1, 1, 1, 0, 0],
+        [1, 1, 0, 1, 0],
+        [1, 1, 0, 1, 1],
+    ]
     # Scored tokens: chosen 4, 5 then rejected 6 (pair 0); chosen 9 then rejected 10, 11 (pair 1).
     assert packed.labels.tolist() == [4, 5, 6, 9, 10, 11]
     # Each is predicted by the hidden state before it; both completions start after the prompt's last token.
