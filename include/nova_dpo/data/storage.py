@@ -14,11 +14,18 @@ import shutil
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from upath import UPath
 
 MANIFEST = "manifest.json"
 _CHUNK = 1 << 20
+
+
+def file_uri_path(uri: str) -> str:
+    """The local path a ``file://`` URI names, percent-escapes decoded (``Path.as_uri`` writes a space as %20)."""
+    return url2pathname(urlparse(uri).path)
 
 
 def as_path(location: str | os.PathLike[str] | Any) -> Any:
@@ -28,7 +35,7 @@ def as_path(location: str | os.PathLike[str] | Any) -> Any:
         if "://" not in text:
             return Path(text).expanduser().absolute()
         if text.startswith("file://"):
-            return Path(text.removeprefix("file://")).absolute()
+            return Path(file_uri_path(text)).absolute()
         return UPath(text)
     return location  # already a path object (pathlib, UPath or ObjectStoragePath)
 

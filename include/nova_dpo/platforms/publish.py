@@ -16,8 +16,6 @@ import os
 import shutil
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
-from urllib.request import url2pathname
 
 from nova_dpo.data import storage
 from nova_dpo.platforms.base import JobOutputs
@@ -73,7 +71,7 @@ def publish_outputs(
             return value
         uri = publish(source)
         # A plain path stays a plain path when the copy is a local file; an object-store copy is a URI.
-        return uri if as_uri or not uri.startswith("file://") else _path_of(uri)
+        return uri if as_uri or not uri.startswith("file://") else storage.file_uri_path(uri)
 
     values = outputs.to_dict()
     for key in PUBLISHED_FIELDS:
@@ -85,16 +83,12 @@ def publish_outputs(
     return JobOutputs.from_dict(values)
 
 
-def _path_of(uri: str) -> str:
-    return url2pathname(urlparse(uri).path)
-
-
 def _file_under(value: Any, root: Path) -> Path | None:
     """The file ``value`` names (a ``file://`` URI or an absolute path) when it is a file under ``root``."""
     if not isinstance(value, str) or not value:
         return None
     if value.startswith("file://"):
-        path = Path(_path_of(value))
+        path = Path(storage.file_uri_path(value))
     elif "://" in value or not os.path.isabs(value):
         return None
     else:

@@ -18,9 +18,8 @@ import os
 import shutil
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
-from urllib.request import url2pathname
 
+from nova_dpo.data import storage
 from nova_dpo.platforms.base import (
     MANIFEST_FILE,
     EvaluationJob,
@@ -50,7 +49,7 @@ def local_path(location: str | os.PathLike[str]) -> str:
     """An absolute local path from a ``file://`` URI or a path; other URIs (``s3://``) are refused."""
     text = os.fspath(location)
     if text.startswith("file://"):
-        return url2pathname(urlparse(text).path)
+        return storage.file_uri_path(text)
     if "://" in text:
         raise ValueError(
             f"The local platform reads local files (paths or file:// URIs), not {text!r}: run the pipeline "
