@@ -419,7 +419,7 @@ def conf(aws: dict, **overrides) -> dict:
         "dataset_source": str(aws["source"]),
         "model_family": "micro",
         "technique": "lora",
-        "max_eval_rows": 12,
+        "max_eval_rows": 40,
         "max_new_tokens": 256,
         **overrides,
     }

@@ -551,7 +551,7 @@ class TextGenerator:
         width = padded["input_ids"].shape[1]
         [max_new_tokens] = self._rooms([width], settings)  # every row is as wide as the longest
         config = settings.generation_config(max_new_tokens, self.pad_token_id, self.eos_token_ids)
-        stopping = _stop_on_text(self.tokenizer, settings.stop, width) if settings.stop else None
+        stopping = _stop_on_text(self._stop_check(settings.stop), width) if settings.stop else None
         output = self.model.generate(**padded, generation_config=config, stopping_criteria=stopping)
         return [self._decode(row[width:], settings) for row in output]
 
@@ -569,8 +569,8 @@ class TextGenerator:
         )
 
 
-def _stop_on_text(tokenizer: PreTrainedTokenizerBase, stops: Sequence[str], prompt_width: int) -> Any:
-    """A stopping criterion that ends a row once its reply holds one of ``stops``.
+def _stop_on_text(holds_stop: Callable[[list[int]], bool], prompt_width: int) -> Any:
+    """A stopping criterion that ends a row once ``holds_stop`` says its reply holds a stop string.
 
     transformers' own ``stop_strings`` also match text that begins in the prompt: a chat prompt ends in
     "\n", so a "\n\n" stop would end every reply at its first newline. This one looks at the reply only.
@@ -580,8 +580,7 @@ def _stop_on_text(tokenizer: PreTrainedTokenizerBase, stops: Sequence[str], prom
 
     class StopOnText(StoppingCriteria):
         def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
-            replies = tokenizer.batch_decode(input_ids[:, prompt_width:], skip_special_tokens=True)
-            done = [any(stop in reply for stop in stops) for reply in replies]
+            done = [holds_stop(row) for row in input_ids[:, prompt_width:].tolist()]
             return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
     return StoppingCriteriaList([StopOnText()])

@@ -30,8 +30,6 @@ import types
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from nova_dpo.platforms.local.attention import attention_implementation
-
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel
@@ -150,13 +148,18 @@ def packed_pairs_attention(
     value: torch.Tensor,
     attention_mask: torch.Tensor | None,
     *,
-    pair_spans: tuple[tuple[int, int], ...],
-    pair_blocked: tuple[torch.Tensor, ...],
+    pair_spans: tuple[tuple[int, int], ...] | None = None,
+    pair_blocked: tuple[torch.Tensor, ...] | None = None,
     scaling: float | None = None,
     dropout: float = 0.0,
     **kwargs: Any,
 ) -> tuple[torch.Tensor, None]:
-    """Attention over a row of packed pairs, pair by pair, each over its own tokens.
+    """Attention over a row of packed pairs, pair by pair, each over its own tokens; without pairs, SDPA.
+
+    The model keeps this implementation from :func:`add_shared_prompt_forward` on: the packed forward passes
+    ``pair_spans`` and ``pair_blocked`` down through the layers as keyword arguments, so activation checkpointing
+    recomputes a layer with them; any other call (TRL's own forward, a batch that is not packed) gets
+    transformers' SDPA attention with the usual mask.
 
     One mask over the whole row would cost the square of the row's length and attend across pairs only to mask
     it away; per pair, attention costs the sum of the pairs' squares. Each pair's attention is two matrix
@@ -169,7 +172,12 @@ def packed_pairs_attention(
     :param pair_blocked: each pair's ``[1, 1, 1, length, length]`` mask, True where a query may *not* attend a key.
     """
     import torch
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
+    if pair_spans is None or pair_blocked is None:
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
+        )
     _, heads, _, dim = query.shape
     groups = key.shape[1]
     scale = scaling if scaling is not None else dim**-0.5
@@ -203,14 +211,13 @@ def packed_forward(model: PreTrainedModel, packed: PackedPairs) -> Any:
     from trl.trainer.utils import FusedCausalLMOutput
 
     device = model.get_output_embeddings().weight.device
-    with attention_implementation(model, ATTENTION, packed_pairs_attention):
-        hidden = model.base_model(
-            input_ids=packed.input_ids.to(device),
-            position_ids=packed.position_ids.to(device),
-            use_cache=False,
-            pair_spans=packed.spans,
-            pair_blocked=tuple(~mask.to(device) for mask in packed.masks),
-        ).last_hidden_state
+    hidden = model.base_model(
+        input_ids=packed.input_ids.to(device),
+        position_ids=packed.position_ids.to(device),
+        use_cache=False,
+        pair_spans=packed.spans,
+        pair_blocked=tuple(~mask.to(device) for mask in packed.masks),
+    ).last_hidden_state
     hidden = hidden.reshape(-1, hidden.shape[-1])[packed.hidden_index.to(device)]
     logits = model.get_output_embeddings()(hidden).float()
     labels = packed.labels.to(device)
@@ -250,10 +257,18 @@ def add_shared_prompt_forward(model: PreTrainedModel) -> bool:
     """Make ``model(input_ids=..., labels=..., fused_lm_head=True)`` pack DPO pairs; return whether it was added.
 
     Call it on the causal LM that TRL gave a fused head (``trainer.model.get_base_model()`` under PEFT), after the
-    trainer is built. Every other call goes to the forward it replaces.
+    trainer is built. Every other call goes to the forward it replaces. The model's attention becomes
+    :func:`packed_pairs_attention` for good (not for the length of a call: activation checkpointing recomputes
+    layers during the backward pass), which is transformers' SDPA attention for anything but packed pairs.
     """
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
     if not _supports_packing(model):
         return False
+    AttentionInterface.register(ATTENTION, packed_pairs_attention)
+    AttentionMaskInterface.register(ATTENTION, sdpa_mask)
+    model.config._attn_implementation = ATTENTION
     fused_forward = model.forward
 
     @functools.wraps(type(model).forward)

@@ -140,6 +140,26 @@ def test_shared_prompt_forward_gives_trls_log_probs_and_gradients(
         assert torch.allclose(packed_grads[name], grad, rtol=1e-3, atol=1e-6), name
 
 
+def test_activation_checkpointing_recomputes_the_packed_attention(
+    lora_training_config: dict[str, Any], tiny_model_dir: Path, train_jsonl: Path, tmp_path: Path
+):
+    # The backward pass recomputes each layer: it must run the per-pair attention again, not plain SDPA.
+    lora_training_config["model"]["peft"]["lora_tuning"]["adapter_dropout"] = 0.0
+    lora_training_config["global_batch_size"] = 4
+    stored_outputs, stored_grads = _forward_and_grads(
+        _trainer(tiny_model_dir, train_jsonl, lora_training_config, tmp_path / "stored", shared=True)
+    )
+    trainer = _trainer(
+        tiny_model_dir, train_jsonl, lora_training_config, tmp_path / "recomputed", shared=True
+    )
+    trainer.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    recomputed_outputs, recomputed_grads = _forward_and_grads(trainer)
+    assert torch.allclose(recomputed_outputs.log_probs, stored_outputs.log_probs, atol=1e-5)
+    assert recomputed_grads.keys() == stored_grads.keys()
+    for name, grad in stored_grads.items():
+        assert torch.allclose(recomputed_grads[name], grad, rtol=1e-4, atol=1e-7), name
+
+
 def test_shared_prompt_is_added_once_and_only_when_asked(
     lora_training_config: dict[str, Any], tiny_model_dir: Path, train_jsonl: Path, tmp_path: Path
 ):
