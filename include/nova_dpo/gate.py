@@ -141,7 +141,10 @@ def recompute_metrics(rows: Sequence[Mapping[str, Any]], weights: np.ndarray) ->
         a row of ones is the full sample.
     :returns: metric -> ``(k,)`` values (NaN where a sample leaves the metric undefined).
     """
-    statistics = metric_statistics(rows)
+    return _values(metric_statistics(rows), weights)
+
+
+def _values(statistics: Mapping[str, _Statistic], weights: np.ndarray) -> dict[str, np.ndarray]:
     sums = _weighted_sums(np.atleast_2d(np.asarray(weights, dtype=float)), list(statistics.values()))
     return {name: s.of_sums(summed) for (name, s), summed in zip(statistics.items(), sums, strict=True)}
 
@@ -193,9 +196,27 @@ def paired_bootstrap(
         )
     if not candidate_rows:
         return {}
-    candidate, baseline = metric_statistics(candidate_rows), metric_statistics(baseline_rows)
+    return _paired_intervals(
+        metric_statistics(candidate_rows),
+        metric_statistics(baseline_rows),
+        len(candidate_rows),
+        confidence=confidence,
+        resamples=resamples,
+        seed=seed,
+    )
+
+
+def _paired_intervals(
+    candidate: Mapping[str, _Statistic],
+    baseline: Mapping[str, _Statistic],
+    examples: int,
+    *,
+    confidence: float,
+    resamples: int,
+    seed: int,
+) -> dict[str, PairedInterval]:
     names = [name for name in candidate if name in baseline]
-    weights = resample_weights(len(candidate_rows), resamples, seed)
+    weights = resample_weights(examples, resamples, seed)
     sums = _weighted_sums(weights, [candidate[name] for name in names] + [baseline[name] for name in names])
     intervals = {}
     for index, name in enumerate(names):
@@ -397,16 +418,20 @@ def compare_results(
     if ours.rows and theirs.rows:
         candidate_rows, baseline_rows, aligned_by = align_examples(ours.rows, theirs.rows)
         examples = len(candidate_rows)
-        ours = _Side({**ours.metrics, **_full_sample(candidate_rows)}, candidate_rows)
-        theirs = _Side({**theirs.metrics, **_full_sample(baseline_rows)}, baseline_rows)
-        intervals = paired_bootstrap(
-            candidate_rows,
-            baseline_rows,
+        # Each side's per-example columns, built once for its full-sample values, supports and intervals.
+        our_statistics, their_statistics = metric_statistics(candidate_rows), metric_statistics(baseline_rows)
+        ours = _Side({**ours.metrics, **_full_sample(our_statistics, examples)}, candidate_rows)
+        theirs = _Side({**theirs.metrics, **_full_sample(their_statistics, examples)}, baseline_rows)
+        intervals = _paired_intervals(
+            our_statistics,
+            their_statistics,
+            examples,
             confidence=rules.confidence,
             resamples=rules.resamples,
             seed=rules.seed,
         )
-        our_support, their_support = _supports(candidate_rows), _supports(baseline_rows)
+        our_support = {name: statistic.support for name, statistic in our_statistics.items()}
+        their_support = {name: statistic.support for name, statistic in their_statistics.items()}
     table = {
         name: _comparison(
             name,
@@ -420,13 +445,9 @@ def compare_results(
     return table, examples, aligned_by
 
 
-def _full_sample(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
-    values = recompute_metrics(rows, np.ones((1, len(rows))))
+def _full_sample(statistics: Mapping[str, _Statistic], examples: int) -> dict[str, float]:
+    values = _values(statistics, np.ones((1, examples)))
     return {name: float(value[0]) for name, value in values.items() if np.isfinite(value[0])}
-
-
-def _supports(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    return {name: statistic.support for name, statistic in metric_statistics(rows).items()}
 
 
 def ordered_metrics(names: set[str] | Sequence[str]) -> list[str]:

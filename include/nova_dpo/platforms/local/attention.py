@@ -1,9 +1,9 @@
-"""Running a transformers model with one of our attention functions for the length of a call.
+"""Running a transformers model with one of our attention functions.
 
 transformers looks the attention function up by name (``config._attn_implementation``) in its
 ``AttentionInterface`` at every layer call; the mask builder looks in ``AttentionMaskInterface`` under the same
-name, and builds no mask for a name it does not know. :func:`attention_implementation` registers a function and
-switches the model to it until the block ends, so the model's own setting is untouched outside.
+name, and builds no mask for a name it does not know. :func:`use_attention` registers a function and switches
+the model to it; :func:`attention_implementation` does so until a block ends.
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
 
-@contextmanager
-def attention_implementation(
+def use_attention(
     model: PreTrainedModel, name: str, function: Callable, mask_function: Callable | None = None
-) -> Iterator[None]:
-    """Run ``model`` with ``function`` as its attention (registered as ``name``), restored afterwards.
+) -> str:
+    """Make ``function`` (registered as ``name``) the model's attention; return the implementation it replaces.
 
     :param mask_function: the mask builder for ``name`` (e.g. transformers' ``sdpa_mask``); None builds no mask, so
         the attention function gets ``attention_mask=None`` and brings its own.
@@ -33,6 +32,15 @@ def attention_implementation(
         AttentionMaskInterface.register(name, mask_function)
     before = model.config._attn_implementation
     model.config._attn_implementation = name
+    return before
+
+
+@contextmanager
+def attention_implementation(
+    model: PreTrainedModel, name: str, function: Callable, mask_function: Callable | None = None
+) -> Iterator[None]:
+    """Run ``model`` with ``function`` as its attention (see :func:`use_attention`), restored afterwards."""
+    before = use_attention(model, name, function, mask_function)
     try:
         yield
     finally:

@@ -30,6 +30,8 @@ import types
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from nova_dpo.platforms.local.attention import use_attention
+
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel
@@ -261,14 +263,11 @@ def add_shared_prompt_forward(model: PreTrainedModel) -> bool:
     :func:`packed_pairs_attention` for good (not for the length of a call: activation checkpointing recomputes
     layers during the backward pass), which is transformers' SDPA attention for anything but packed pairs.
     """
-    from transformers import AttentionInterface
-    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+    from transformers.masking_utils import sdpa_mask
 
     if not _supports_packing(model):
         return False
-    AttentionInterface.register(ATTENTION, packed_pairs_attention)
-    AttentionMaskInterface.register(ATTENTION, sdpa_mask)
-    model.config._attn_implementation = ATTENTION
+    use_attention(model, ATTENTION, packed_pairs_attention, sdpa_mask)
     fused_forward = model.forward
 
     @functools.wraps(type(model).forward)
