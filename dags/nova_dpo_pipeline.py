@@ -198,6 +198,7 @@ def nova_dpo_pipeline() -> None:
             local_options=_xcom("resolve_run", "['evaluation']['local_options']"),
             data_uri=_xcom("evaluate.judge_pairs"),
             model_uri=_xcom("resolve_run", "['evaluation']['judge']"),
+            judge_conn_id=_xcom("resolve_run", "['evaluation']['judge_conn_id']"),
             job_name=_xcom("resolve_run", "['evaluation']['judge_job_name']"),
             role=_xcom("resolve_run", "['role_arn']"),
             output_path=_xcom("resolve_run", "['run_uri'] + '/jobs'"),

@@ -61,3 +61,12 @@ def s3_root(moto_server):
     bucket = f"nova-dpo-test-{uuid.uuid4().hex[:8]}"
     boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1").create_bucket(Bucket=bucket)
     return UPath(f"s3://{bucket}/root", client_kwargs={"endpoint_url": moto_server})
+
+
+@pytest.fixture
+def judge_server():
+    """An OpenAI-compatible judge endpoint on 127.0.0.1 (see :mod:`tests.judge_server`)."""
+    from tests.judge_server import serving
+
+    with serving() as server:
+        yield server

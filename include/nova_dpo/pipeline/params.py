@@ -183,10 +183,12 @@ def param_definitions() -> dict[str, dict[str, Any]]:
             "description": "Generation limit for gen_qa (recipe `inference.max_new_tokens`).",
             "section": SECTION_EVAL,
         },
-        "judge": {
-            "default": "local",
-            "type": "string",
-            "description": "Local platform judge: `local` (the bundled small model: weak) or an OpenAI-compatible URL.",
+        "judge_conn_id": {
+            "default": None,
+            "type": ["null", "string"],
+            "pattern": r"^[A-Za-z0-9_.-]{1,250}$",
+            "description": "Local platform judge: the Airflow connection of an OpenAI-compatible endpoint (its "
+            "host, API key as password, `extra.model`); empty = the bundled small model (weak).",
             "section": SECTION_EVAL,
         },
         "judge_model": {

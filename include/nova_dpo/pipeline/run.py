@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import re
 from typing import Any
 
 from nova_dpo.gate import GateRules
@@ -133,6 +134,8 @@ def resolve_run(
         gate = GateRules.from_dict(params.get("gate"))
     except (RecipeOverrideError, RecipeValidationError, ValueError) as err:
         raise PlanError(str(err)) from err
+    judge_conn_id = _judge_conn_id(platform, params.get("judge_conn_id"))
+    eval_options = _evaluation_options(params.get("eval_local_options"), params.get("judge_model"))
     instance_count = params.get("instance_count") or recipe.config["run"].get("replicas", 1)
     max_run = int(params.get("max_run") or DEFAULT_MAX_RUN)
     root = storage_root(platform, params.get("storage_root"))
@@ -179,13 +182,10 @@ def resolve_run(
             "gen_qa_overrides": {"inference.max_new_tokens": int(params.get("max_new_tokens") or 512)},
             "max_eval_rows": params.get("max_eval_rows"),
             # The judge the local platform runs; Nova's llm_judge job judges with its own model.
-            "judge": (params.get("judge") or "local") if platform == "local" else None,
+            "judge": (judge_conn_id or "local") if platform == "local" else None,
+            "judge_conn_id": judge_conn_id,
             "judge_job_name": judge_job,
-            "local_options": {
-                **(params.get("eval_local_options") or {}),
-                "judge": params.get("judge") or "local",
-                **({"judge_model": params["judge_model"]} if params.get("judge_model") else {}),
-            },
+            "local_options": eval_options,
         },
         "dataset": {
             "source": params["dataset_source"],
@@ -204,6 +204,46 @@ def resolve_run(
             "deployment_name": f"{model_name}-smoke",
         },
     }
+
+
+def _judge_conn_id(platform: str, conn_id: Any) -> str | None:
+    """The judge connection of a local run. Its endpoint and key are read by the worker from the connection,
+    so a run can pick a judge an administrator set up, never point one at a host of its own."""
+    if conn_id in (None, ""):
+        return None
+    if not isinstance(conn_id, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,250}", conn_id):
+        raise PlanError(f"param judge_conn_id={conn_id!r} must be an Airflow connection id")
+    if platform != "local":
+        raise PlanError(
+            "param judge_conn_id applies to the local platform only: Nova's llm_judge judges with its own model"
+        )
+    return conn_id
+
+
+def _evaluation_options(options: Any, judge_model: Any) -> dict[str, Any]:
+    """``eval_local_options`` checked as the local platform will read them, with ``judge_model``.
+
+    The judge is not among them: an endpoint comes only from ``judge_conn_id``.
+    """
+    from nova_dpo.platforms.local.generation import LocalEvaluationOptions
+
+    if options is None:
+        options = {}
+    if not isinstance(options, dict):
+        raise PlanError(f"param eval_local_options must be an object, got {options!r}")
+    if "judge" in options:
+        raise PlanError(
+            "param eval_local_options: 'judge' cannot be set in a run; a judge endpoint is an Airflow "
+            "connection named by judge_conn_id"
+        )
+    if judge_model not in (None, "") and not isinstance(judge_model, str):
+        raise PlanError(f"param judge_model={judge_model!r} must be a model name or folder")
+    chosen = {**options, **({"judge_model": judge_model} if judge_model else {})}
+    try:
+        LocalEvaluationOptions.from_dict(chosen)
+    except (TypeError, ValueError) as err:
+        raise PlanError(f"param eval_local_options: {err}") from err
+    return chosen
 
 
 def _check_budget(

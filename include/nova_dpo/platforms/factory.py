@@ -7,6 +7,7 @@ The SageMaker platform (and boto3) is imported only when it is asked for: the lo
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ def build_platform(
     s3_client: Any = None,
     relaxed: bool = False,
     download_dir: str | os.PathLike[str] | None = None,
+    credentials: Mapping[str, str] | None = None,
 ) -> Platform:
     """The platform called ``name``.
 
@@ -51,13 +53,17 @@ def build_platform(
     :param relaxed: sagemaker: accept recipe values that only the wider of two disagreeing AWS sources allows
         (the recipe is validated again when the request is built).
     :param download_dir: sagemaker: where job outputs are extracted when the caller names no folder.
+    :param credentials: local: what the jobs it starts find in their environment (the endpoint judge's API
+        key; see :mod:`nova_dpo.platforms.local.credentials`). SageMaker jobs take none.
     :raises ValueError: for an unknown platform name.
     """
     if name == LOCAL:
         from nova_dpo.platforms.local.platform import LocalPlatform
 
-        return LocalPlatform(local_root(root))
+        return LocalPlatform(local_root(root), credentials=credentials)
     if name == SAGEMAKER:
+        if credentials:
+            raise ValueError("SageMaker jobs take no credentials from the worker; they run as role_arn.")
         from nova_dpo.platforms.sagemaker import SageMakerPlatform
 
         return SageMakerPlatform(

@@ -28,7 +28,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
+from airflow.providers.common.compat.sdk import (
+    AirflowException,
+    AirflowFailException,
+    AirflowNotFoundException,
+    conf,
+)
 from airflow.sdk import BaseOperator
 
 from nova_dpo.platforms.base import (
@@ -52,6 +57,8 @@ if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
     from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerTrigger
     from airflow.sdk import Context
+
+    from nova_dpo_airflow.hooks.judge_endpoint import JudgeEndpoint
 
 #: The environment variable that names the platform when the operator is given none.
 PLATFORM_ENV = "NOVA_DPO_PLATFORM"
@@ -473,8 +480,14 @@ class NovaJobBaseOperator(BaseOperator):
                 relaxed=self._relaxed(),
             )
         else:
-            self._platform = build_platform(LOCAL, root=local_root(self.local_root))
+            self._platform = build_platform(
+                LOCAL, root=local_root(self.local_root), credentials=self.job_credentials()
+            )
         return self._platform
+
+    def job_credentials(self) -> dict[str, str]:
+        """What a local job finds in its environment (see :mod:`nova_dpo.platforms.local.credentials`)."""
+        return {}
 
     # ------------------------------------------------------------------------------------------- waiting
 
@@ -636,6 +649,9 @@ class NovaEvaluationOperator(NovaJobBaseOperator):
     :param model_uri: The model to evaluate: a training job's ``checkpoint_uri``, or a model name.
         (default: ``base_model``, else the recipe's model on SageMaker and ``smollm2-135m-instruct`` locally)
         (templated)
+    :param judge_conn_id: llm_judge on the local platform: the Airflow connection of an OpenAI-compatible
+        endpoint to judge with (see :mod:`~nova_dpo_airflow.hooks.judge_endpoint`); its API key reaches the
+        job in its environment only. (default: none: the local judge model) (templated)
     :return: ``{"job_name", "platform", "status", "billable_seconds", "estimated_cost_usd", "recipe_sha256",
         "outputs", "task", "results_dir"}``: ``outputs`` is :meth:`JobOutputs.to_dict` with ``results_uri``
         and ``inference_output_uri`` (gen_qa) naming the files in ``results_dir`` (``s3://`` URIs when it is
@@ -649,6 +665,7 @@ class NovaEvaluationOperator(NovaJobBaseOperator):
         "data_uri",
         "task",
         "model_uri",
+        "judge_conn_id",
     )
 
     def __init__(
@@ -657,12 +674,50 @@ class NovaEvaluationOperator(NovaJobBaseOperator):
         data_uri: str,
         task: str | None = None,
         model_uri: str | None = None,
+        judge_conn_id: str | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.data_uri = data_uri
         self.task = task
         self.model_uri = model_uri
+        self.judge_conn_id = judge_conn_id
+
+    @cached_property
+    def judge_endpoint(self) -> JudgeEndpoint | None:
+        """The endpoint judge of ``judge_conn_id``, read once per task; None without one."""
+        if not self.judge_conn_id:
+            return None
+        from nova_dpo_airflow.hooks.judge_endpoint import JudgeEndpointHook
+
+        try:
+            return JudgeEndpointHook(judge_conn_id=self.judge_conn_id).get_conn()
+        except (AirflowNotFoundException, ValueError) as error:
+            # A missing or malformed connection is a deployment's setting: a retry cannot help.
+            raise AirflowFailException(f"The judge connection cannot be used: {error}") from error
+
+    def job_credentials(self) -> dict[str, str]:
+        from nova_dpo.platforms.local.credentials import JUDGE_API_KEY_ENV
+
+        endpoint = self.judge_endpoint
+        return {JUDGE_API_KEY_ENV: endpoint.api_key} if endpoint and endpoint.api_key else {}
+
+    def _local_options(self, task: str, platform_name: str) -> dict[str, Any]:
+        """The local options, with the judge endpoint of ``judge_conn_id`` (its URL and model, not its key)."""
+        options = dict(self.local_options or {})
+        if not self.judge_conn_id:
+            return options
+        if task != "llm_judge" or platform_name != LOCAL:
+            raise ValueError(
+                f"judge_conn_id names the judge of a local llm_judge job; this is a {task} job on the "
+                f"{platform_name} platform (Nova's llm_judge judges with its own model)."
+            )
+        if options.get("judge", "local") != "local":
+            raise ValueError(
+                "Both judge_conn_id and local_options['judge'] name a judge endpoint; keep judge_conn_id."
+            )
+        endpoint = self.judge_endpoint
+        return {**options, "judge": endpoint.url, "judge_model": options.get("judge_model") or endpoint.model}
 
     def build_job(self, name: str, platform_name: str, recipe: ResolvedRecipe) -> EvaluationJob:
         recipe_task = recipe.spec.task
@@ -675,7 +730,10 @@ class NovaEvaluationOperator(NovaJobBaseOperator):
         if not self.data_uri:
             raise ValueError(f"data_uri is required: the {recipe_task}.jsonl file.")
         return EvaluationJob(
-            **self._common_job_args(name, platform_name),
+            **{
+                **self._common_job_args(name, platform_name),
+                "local": self._local_options(recipe_task, platform_name),
+            },
             recipe=recipe.config,
             task=recipe_task,
             data_uri=self.data_uri,

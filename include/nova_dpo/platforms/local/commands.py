@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -168,13 +169,19 @@ def run_judge(args: argparse.Namespace) -> int:
         seed=args.seed,
         judge=args.judge,
         judge_model=args.judge_model,
-        judge_api_key_env=args.api_key_env,
         judge_max_new_tokens=args.max_new_tokens,
         judge_timeout_s=args.timeout,
         judge_retries=args.retries,
     )
+    api_key = None
+    if args.api_key_env:
+        api_key = os.environ.get(args.api_key_env)
+        if not api_key:
+            raise SystemExit(
+                f"The judge's API key is read from ${args.api_key_env}, which is not set; export it."
+            )
     pairs = read_judge_pairs(args.pairs, args.max_rows)
-    judge = make_judge(options)
+    judge = make_judge(options, api_key=api_key)
     try:
         document = judge_results(judge, pairs, {"pairs": str(args.pairs)}, seed=args.seed)
     finally:

@@ -188,19 +188,16 @@ class LocalEvaluationOptions:
     seed: int = field(default=0, metadata={"help": "Seed for sampling (temperature > 0) and the bootstrap."})
     judge: str = field(
         default="local",
-        metadata={"help": "llm_judge: 'local' (the bundled small model) or an OpenAI-compatible base URL."},
+        metadata={
+            "help": "llm_judge: 'local' (the bundled small model) or an OpenAI-compatible base URL (its API "
+            "key, if any, reaches the job in the environment, never as an option)."
+        },
     )
     judge_model: str | None = field(
         default=None,
         metadata={
             "help": "llm_judge: the local judge model (name or folder; default the bundled model), or the "
             "endpoint's model name (default: the only model the endpoint lists)."
-        },
-    )
-    judge_api_key_env: str | None = field(
-        default=None,
-        metadata={
-            "help": "llm_judge: the environment variable holding the endpoint's API key (never the key)."
         },
     )
     judge_max_new_tokens: int | None = field(

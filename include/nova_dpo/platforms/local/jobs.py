@@ -44,6 +44,7 @@ from nova_dpo.platforms.base import (
     parse_time,
     validate_job_name,
 )
+from nova_dpo.platforms.local.credentials import CREDENTIAL_ENVS, check_credentials
 from nova_dpo.platforms.local.worker import (
     JOB_FILE,
     JOB_KINDS,
@@ -73,6 +74,8 @@ class LocalJobRunner:
     :param root: the local platform's folder.
     :param stop_grace_seconds: how long ``stop`` waits after SIGTERM before it sends SIGKILL.
     :param start_timeout_seconds: how long a job's process may take to report that it started.
+    :param credentials: values the jobs this runner starts find in their environment, under the names of
+        :data:`~nova_dpo.platforms.local.credentials.CREDENTIAL_ENVS` (never written to the job's folder).
     """
 
     def __init__(
@@ -81,8 +84,10 @@ class LocalJobRunner:
         *,
         stop_grace_seconds: float = 10.0,
         start_timeout_seconds: float = 30.0,
+        credentials: Mapping[str, str] | None = None,
     ) -> None:
         self.root = Path(root).absolute()
+        self._credentials = check_credentials(credentials)
         self.jobs_dir = self.root / "jobs"
         self.stop_grace_seconds = stop_grace_seconds
         self.start_timeout_seconds = start_timeout_seconds
@@ -158,7 +163,7 @@ class LocalJobRunner:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own session and process group: it outlives us
-                env=_worker_environment(),
+                env=_worker_environment(self._credentials),
             )
         self._children[name] = process
         threading.Thread(target=process.wait, name=f"wait-job-{name}", daemon=True).start()
@@ -397,8 +402,10 @@ def _differences(old: Any, new: Any, prefix: str = "") -> list[str]:
     return [] if old == new else [prefix.rstrip(".")]
 
 
-def _worker_environment() -> dict[str, str]:
-    env = dict(os.environ)
+def _worker_environment(credentials: Mapping[str, str]) -> dict[str, str]:
+    # A credential variable the worker happens to have is not inherited: a job sees only what it was given.
+    env = {name: value for name, value in os.environ.items() if name not in CREDENTIAL_ENVS}
+    env.update(credentials)
     # The job must import this same nova_dpo, which Airflow may have on sys.path without it being installed.
     package_parent = str(Path(nova_dpo.__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))

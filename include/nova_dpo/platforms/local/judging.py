@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from nova_dpo.evaluation.judge_protocol import build_judge_prompts, judge_pairs
 from nova_dpo.evaluation.judge_stats import PairOutcome, judge_statistics
 from nova_dpo.evaluation.results import LLM_JUDGE_TASK, build_results, results_filename, write_results
+from nova_dpo.platforms.local.credentials import JUDGE_API_KEY_ENV
 from nova_dpo.platforms.local.generation import (
     DEFAULT_BATCH_SIZE,
     InferenceSettings,
@@ -282,9 +283,14 @@ def make_judge(
     options: LocalEvaluationOptions,
     recipe_inference: Mapping[str, Any] | None = None,
     progress: ProgressFn | None = None,
+    api_key: str | None = None,
 ) -> LocalJudge | EndpointJudge:
     """The judge ``options`` name: ``judge="local"`` or an endpoint URL, decoding as the recipe says
-    (Nova's llm_judge recipes: temperature 0, top_p 1.0)."""
+    (Nova's llm_judge recipes: temperature 0, top_p 1.0).
+
+    :param api_key: the endpoint's API key, sent as a bearer token. Never an option: a job reads it from
+        :data:`~nova_dpo.platforms.local.credentials.JUDGE_API_KEY_ENV`.
+    """
     local = options.judge == LOCAL_JUDGE
     default_tokens = LOCAL_JUDGE_MAX_NEW_TOKENS if local else ENDPOINT_JUDGE_MAX_TOKENS
     settings = InferenceSettings.from_recipe(recipe_inference, options.judge_max_new_tokens or default_tokens)
@@ -294,13 +300,6 @@ def make_judge(
             options.judge_model or DEFAULT_BASE_MODEL, options.dtype, options.device, options.torch_threads
         )
         return LocalJudge(generator, settings, options.batch_size, progress, options.decoder)
-    api_key = None
-    if options.judge_api_key_env:
-        api_key = os.environ.get(options.judge_api_key_env)
-        if not api_key:
-            raise ValueError(
-                f"The judge's API key is read from ${options.judge_api_key_env}, which is not set; export it."
-            )
     return EndpointJudge(
         options.judge,
         options.judge_model,
@@ -374,7 +373,7 @@ def run_llm_judge(
 ) -> dict[str, Any]:
     """The llm_judge evaluation job: judge ``llm_judge.jsonl`` and write ``results_<timestamp>.json``."""
     pairs = read_judge_pairs(data_path, options.max_rows)
-    judge = make_judge(options, recipe.get("inference"), progress)
+    judge = make_judge(options, recipe.get("inference"), progress, os.environ.get(JUDGE_API_KEY_ENV) or None)
     try:
         document = judge_results(judge, pairs, {"model_name": model or ""}, seed=options.seed)
     finally:

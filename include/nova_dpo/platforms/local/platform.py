@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,8 @@ class LocalPlatform:
     :param root: the local platform's folder; jobs live in ``{root}/jobs/``.
     :param max_attempts: how many attempts (failed or stopped, then retried) a job name may have.
     :param runner: the job runner to use (default ``LocalJobRunner(root)``).
+    :param credentials: what the jobs it starts find in their environment (see
+        :mod:`nova_dpo.platforms.local.credentials`); for the default runner only.
     """
 
     name = PLATFORM
@@ -78,10 +81,13 @@ class LocalPlatform:
         *,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         runner: LocalJobRunner | None = None,
+        credentials: Mapping[str, str] | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
-        self.runner = runner if runner is not None else LocalJobRunner(root)
+        if runner is not None and credentials:
+            raise ValueError("Give credentials to the runner you pass, not beside it.")
+        self.runner = runner if runner is not None else LocalJobRunner(root, credentials=credentials)
         self.root = self.runner.root
         self.max_attempts = max_attempts
 

@@ -370,3 +370,34 @@ def test_compute_jobs_queue_for_a_slot_and_others_do_not(tmp_path: Path, monkeyp
         holder.wait()
     assert (ran_at[0] - started >= 1.0) is waits
     assert status_file(LocalJobRunner(tmp_path), "queued")["status"] == JobStatus.COMPLETED.value
+
+
+def _job_environment(runner: LocalJobRunner, ref: JobRef) -> dict[str, str]:
+    pid = status_file(runner, ref.name)["pid"]
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    return dict(entry.split("=", 1) for entry in raw.decode().split("\0") if "=" in entry)
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads a job's environment in /proc")
+def test_a_job_sees_only_the_credentials_given_to_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from nova_dpo.platforms.local.credentials import JUDGE_API_KEY_ENV
+
+    monkeypatch.setenv(JUDGE_API_KEY_ENV, "inherited-from-the-worker")
+    plain = LocalJobRunner(tmp_path / "plain", stop_grace_seconds=2.0)
+    given = LocalJobRunner(
+        tmp_path / "given", stop_grace_seconds=2.0, credentials={JUDGE_API_KEY_ENV: "sk-1"}
+    )
+    try:
+        for runner in (plain, given):
+            ref = runner.submit("job", "sleep", LONG)
+            wait_until_running(runner, ref)
+        assert JUDGE_API_KEY_ENV not in _job_environment(plain, plain.ref("job"))
+        assert _job_environment(given, given.ref("job"))[JUDGE_API_KEY_ENV] == "sk-1"
+        job_files = "".join(p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file())
+        assert "sk-1" not in job_files
+    finally:
+        plain.stop(plain.ref("job"))
+        given.stop(given.ref("job"))
+
+    with pytest.raises(ValueError, match="Unknown job credential"):
+        LocalJobRunner(tmp_path, credentials={"AWS_SECRET_ACCESS_KEY": "x"})

@@ -4,17 +4,14 @@ here) and the bundled local model (the tiny random model stands in for it)."""
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from nova_dpo.cli import main
 from nova_dpo.evaluation.results import LLM_JUDGE_TASK, read_results
+from nova_dpo.platforms.local.credentials import JUDGE_API_KEY_ENV
 from nova_dpo.platforms.local.generation import LocalEvaluationOptions, TextGenerator, run_evaluation_job
 from nova_dpo.platforms.local.judging import (
     SMALL_JUDGE_WARNING,
@@ -27,6 +24,7 @@ from nova_dpo.platforms.local.judging import (
     make_judge,
     url_without_credentials,
 )
+from tests.judge_server import JudgeServer
 
 JUDGE_RECIPE = {
     "run": {"name": "tiny-llm-judge-eval"},
@@ -44,87 +42,6 @@ def pairs(count: int, broken: int | None = None) -> list[dict[str, str]]:
         }
         for index in range(count)
     ]
-
-
-class JudgeServer(ThreadingHTTPServer):
-    """Answers chat completions in OpenAI's shape: "[[B]]" when the candidate is shown second (forward),
-    "[[A]]" when it is shown first (backward), so the candidate wins both orders; 500 for prompts with
-    BROKEN in them; 503 with ``Retry-After: 0`` the first time it sees a prompt with BUSY in it."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _JudgeHandler)
-        self.requests: list[dict[str, Any]] = []
-        self.seen: set[str] = set()
-        self.lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1"
-
-
-class _JudgeHandler(BaseHTTPRequestHandler):
-    server: JudgeServer
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep the test output clean
-        pass
-
-    def _reply(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:
-        self._reply(200, {"object": "list", "data": [{"id": "judge-1", "object": "model"}]})
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        prompt = body["messages"][-1]["content"]
-        with self.server.lock:
-            self.server.requests.append({**body, "authorization": self.headers.get("Authorization")})
-            first_time = prompt not in self.server.seen
-            self.server.seen.add(prompt)
-        if "BUSY" in prompt and first_time:
-            self._reply(503, {"error": {"message": "busy"}}, {"Retry-After": "0"})
-            return
-        if self.path != "/v1/chat/completions" or "BROKEN" in prompt:
-            self._reply(500, {"error": {"message": "judge crashed"}})
-            return
-        forward = prompt.index("baseline answer") < prompt.index("candidate answer")
-        content = "B is more helpful. [[B]]" if forward else "A is more helpful. [[A]]"
-        self._reply(
-            200,
-            {
-                "id": "chatcmpl-1",
-                "object": "chat.completion",
-                "model": body["model"],
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": content},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-            },
-        )
-
-
-@pytest.fixture
-def judge_server() -> Iterator[JudgeServer]:
-    server = JudgeServer()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
 
 
 def test_chat_completions_url():
@@ -192,12 +109,9 @@ def test_a_judge_that_never_answers_fails_the_run():
     judge.close()
 
 
-def test_make_judge_sends_the_key_from_the_env_and_finds_the_model(
-    judge_server: JudgeServer, monkeypatch: pytest.MonkeyPatch
-):
-    monkeypatch.setenv("TEST_JUDGE_KEY", "sk-test")
-    options = LocalEvaluationOptions(judge=judge_server.url, judge_api_key_env="TEST_JUDGE_KEY")
-    judge = make_judge(options, JUDGE_RECIPE["inference"])
+def test_make_judge_sends_the_key_it_is_given_and_finds_the_model(judge_server: JudgeServer):
+    options = LocalEvaluationOptions(judge=judge_server.url)
+    judge = make_judge(options, JUDGE_RECIPE["inference"], api_key="sk-test")
     assert isinstance(judge, EndpointJudge)
     assert judge.model == "judge-1"
     assert judge("[[A]] or [[B]]? baseline answer / candidate answer") == "B is more helpful. [[B]]"
@@ -205,9 +119,37 @@ def test_make_judge_sends_the_key_from_the_env_and_finds_the_model(
     assert judge_server.requests[-1]["authorization"] == "Bearer sk-test"
     assert "sk-test" not in json.dumps(judge.describe())
 
-    monkeypatch.delenv("TEST_JUDGE_KEY")
-    with pytest.raises(ValueError, match=r"\$TEST_JUDGE_KEY, which is not set"):
-        make_judge(options)
+
+def test_no_option_names_a_variable_to_send():
+    """A job's options come from a run's params: none of them may name where a secret is read from."""
+    with pytest.raises(ValueError, match="Unknown local evaluation option"):
+        LocalEvaluationOptions.from_dict({"judge": "http://127.0.0.1:9/v1", "judge_api_key_env": "HOME"})
+
+
+def _judge_job_spec(data: Path, url: str) -> dict:
+    return {
+        "task": "llm_judge",
+        "recipe": JUDGE_RECIPE,
+        "data_path": str(data),
+        "local": {"judge": url, "judge_model": "judge-1", "max_rows": 1},
+    }
+
+
+def test_llm_judge_job_sends_only_the_key_of_its_credential_variable(
+    judge_server: JudgeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    data = tmp_path / "llm_judge.jsonl"
+    data.write_text(json.dumps(pairs(1)[0]) + "\n", encoding="utf-8")
+
+    monkeypatch.delenv(JUDGE_API_KEY_ENV, raising=False)
+    run_evaluation_job(_judge_job_spec(data, judge_server.url), tmp_path / "anonymous", lambda _: None)
+    assert {request["authorization"] for request in judge_server.requests} == {None}
+
+    monkeypatch.setenv(JUDGE_API_KEY_ENV, "sk-judge")
+    run_evaluation_job(_judge_job_spec(data, judge_server.url), tmp_path / "keyed", lambda _: None)
+    assert judge_server.requests[-1]["authorization"] == "Bearer sk-judge"
+    written = "".join(path.read_text(errors="replace") for path in tmp_path.rglob("*") if path.is_file())
+    assert "sk-judge" not in written
 
 
 def test_llm_judge_job_writes_novas_layout(judge_server: JudgeServer, tmp_path: Path):
@@ -247,9 +189,32 @@ def test_judge_command_round_trip(
     assert code == 0
     printed = capsys.readouterr().out
     assert "winrate" in printed
+    assert {request["authorization"] for request in judge_server.requests} == {None}
     assert "2 pairs judged by judge-1" in printed
     metrics = read_results(out).metrics
     assert (metrics["b_scores"], metrics["inference_error"]) == (2, 2)
+
+
+def test_judge_command_reads_the_key_from_the_variable_its_user_names(
+    judge_server: JudgeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    data = tmp_path / "llm_judge.jsonl"
+    data.write_text(json.dumps(pairs(1)[0]) + "\n", encoding="utf-8")
+    command = [
+        "judge",
+        "--pairs",
+        str(data),
+        "--out",
+        str(tmp_path / "judge.json"),
+        "--judge",
+        judge_server.url,
+    ]
+
+    with pytest.raises(SystemExit, match=r"\$CLI_JUDGE_KEY, which is not set"):
+        main([*command, "--api-key-env", "CLI_JUDGE_KEY"])
+    monkeypatch.setenv("CLI_JUDGE_KEY", "sk-cli")
+    assert main([*command, "--api-key-env", "CLI_JUDGE_KEY"]) == 0
+    assert judge_server.requests[-1]["authorization"] == "Bearer sk-cli"
 
 
 def test_local_judge_answers_in_verdict_brackets_and_says_it_is_weak(tiny_model_dir: Path):
