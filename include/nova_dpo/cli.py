@@ -3,6 +3,10 @@
 Each area of the project contributes its commands from a ``commands`` module that exposes
 ``add_commands(subparsers)``; every command handler takes the parsed arguments and returns an exit code.
 Airflow tasks call the same functions the handlers call.
+
+Building the parser imports every ``commands`` module, so those import nothing heavy at the top (argparse, and
+the constants their options show): a handler imports what it runs (torch, rouge_score, pandas, ...) when it is
+called, so ``nova-dpo --help`` and each command start without paying for every other command's libraries.
 """
 
 from __future__ import annotations

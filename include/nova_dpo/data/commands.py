@@ -6,9 +6,10 @@ import argparse
 import datetime as dt
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from nova_dpo.data.splits import SplitRatios
-from nova_dpo.data.validation import DataQualityError, Thresholds
+if TYPE_CHECKING:
+    from nova_dpo.data.validation import Thresholds
 
 
 def _dates(text: str) -> list[dt.date]:
@@ -38,6 +39,8 @@ def _add_thresholds(parser: argparse.ArgumentParser) -> None:
 
 
 def _thresholds(args: argparse.Namespace) -> Thresholds:
+    from nova_dpo.data.validation import Thresholds
+
     return Thresholds(min_valid_fraction=args.min_valid_fraction, min_valid_rows=args.min_valid_rows)
 
 
@@ -51,6 +54,8 @@ def synthesize(args: argparse.Namespace) -> int:
 
 def prepare(args: argparse.Namespace) -> int:
     from nova_dpo.data.prepare import PrepareParams, prepare_dataset
+    from nova_dpo.data.splits import SplitRatios
+    from nova_dpo.data.validation import DataQualityError
 
     params = PrepareParams(
         ratios=SplitRatios.parse(args.splits),
@@ -74,7 +79,7 @@ def prepare(args: argparse.Namespace) -> int:
 
 def validate(args: argparse.Namespace) -> int:
     from nova_dpo.data.storage import as_path
-    from nova_dpo.data.validation import validate_file
+    from nova_dpo.data.validation import DataQualityError, validate_file
 
     path = as_path(args.file)
     quarantine = as_path(args.quarantine or f"{args.file}.quarantine.jsonl")

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nova_dpo.evaluation.gen_qa_metrics import compute_gen_qa_metrics, read_inference_output
-from nova_dpo.evaluation.results import GEN_QA_TASK, build_results, format_metrics_table, write_results
-from nova_dpo.evaluation.stats import DEFAULT_SEED
+from nova_dpo.evaluation.names import DEFAULT_SEED
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -36,6 +34,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_metrics(args: argparse.Namespace) -> int:
+    from nova_dpo.evaluation.gen_qa_metrics import compute_gen_qa_metrics, read_inference_output
+    from nova_dpo.evaluation.results import GEN_QA_TASK, build_results, format_metrics_table, write_results
+
     records = read_inference_output(args.inference)
     scores = compute_gen_qa_metrics(records, seed=args.seed)
     config = {

@@ -17,8 +17,8 @@ import os
 import sys
 from pathlib import Path
 
-from nova_dpo.platforms.local.generation import DTYPE_CHOICES
-from nova_dpo.platforms.local.model import DEFAULT_BASE_MODEL
+# Only constants: generation and training import torch and the metrics, so each handler imports them itself.
+from nova_dpo.platforms.local.model import DEFAULT_BASE_MODEL, DTYPES
 
 
 def _add_machine_options(parser: argparse.ArgumentParser, batch: bool = True) -> None:
@@ -28,7 +28,7 @@ def _add_machine_options(parser: argparse.ArgumentParser, batch: bool = True) ->
         )
     parser.add_argument(
         "--dtype",
-        choices=DTYPE_CHOICES,
+        choices=("auto", *DTYPES),  # generation.DTYPE_CHOICES, without importing generation
         default="auto",
         help="auto: bfloat16 where the CPU/GPU computes it natively, else float32",
     )
