@@ -75,9 +75,10 @@ def nova_dpo_pipeline() -> None:
 
         when = logical_date or dag_run.run_after
         try:
-            return resolve_run(dict(params), dag_id=DAG_ID, run_id=dag_run.run_id, logical_date=when)
+            plan = resolve_run(dict(params), dag_id=DAG_ID, run_id=dag_run.run_id, logical_date=when)
         except PlanError as err:
             raise AirflowFailException(f"invalid params: {err}") from err
+        return plan.to_dict()
 
     @task(outlets=[DATASET_ASSET])
     def prepare_dataset(plan: dict, logical_date=None, dag_run=None, outlet_events=None) -> dict:
@@ -90,7 +91,7 @@ def nova_dpo_pipeline() -> None:
 
         workspace = storage_root("local", None)
         try:
-            dataset = steps.prepare(plan, workspace, logical_date or dag_run.run_after)
+            dataset = steps.prepare(_plan(plan), workspace, logical_date or dag_run.run_after)
         except (DataQualityError, FileNotFoundError) as err:
             raise AirflowFailException(str(err)) from err
         outlet_events[DATASET_ASSET].extra = {
@@ -104,7 +105,7 @@ def nova_dpo_pipeline() -> None:
         """Publish the prepared files under the platform's storage root (skipped when already there)."""
         from nova_dpo.pipeline import steps
 
-        return steps.upload(plan, dataset, _path_factory(plan))
+        return steps.upload(_plan(plan), dataset, _path_factory(plan))
 
     @task.short_circuit(ignore_downstream_trigger_rules=False)
     def skip_if_done(plan: dict, dataset: dict) -> bool:
@@ -113,12 +114,12 @@ def nova_dpo_pipeline() -> None:
 
         from nova_dpo.pipeline import steps
 
-        shipped = steps.already_shipped(plan, dataset, _path_factory(plan))
+        shipped = steps.already_shipped(_plan(plan), dataset, _path_factory(plan))
         if shipped:
             logging.getLogger(__name__).info(
                 "skipping: dataset %s with recipe %s already shipped as %s in run %s",
                 dataset["content_sha256"][:12],
-                plan["training"]["recipe_sha256"][:12],
+                _plan(plan).training.recipe.sha256[:12],
                 shipped["model_name"],
                 shipped["run_id"],
             )
@@ -130,24 +131,10 @@ def nova_dpo_pipeline() -> None:
 
     train = NovaDpoTrainingOperator(
         task_id="train_dpo",
-        poll_interval=POLL_SECONDS,
-        platform=_xcom("resolve_run", "['platform']"),
-        training_recipe=_xcom("resolve_run", "['training']['recipe']"),
-        recipe_overrides=_xcom("resolve_run", "['training']['overrides']"),
-        relaxed_recipe=_xcom("resolve_run", "['training']['relaxed']"),
-        instance_type=_xcom("resolve_run", "['training']['instance_type']"),
-        instance_count=_xcom("resolve_run", "['training']['instance_count']"),
-        max_run=_xcom("resolve_run", "['training']['max_run']"),
-        role=_xcom("resolve_run", "['role_arn']"),
-        output_path=_xcom("resolve_run", "['run_uri'] + '/jobs'"),
-        job_name=_xcom("resolve_run", "['training']['job_name']"),
+        plan=PLAN,
         train_uri=_xcom("upload", "['files']['train.jsonl']"),
         validation_uri=_xcom("upload", "['files']['validation.jsonl']"),
-        base_model=_xcom("resolve_run", "['training']['base_model']"),
-        local_options=_xcom("resolve_run", "['training']['local_options']"),
-        local_root=_xcom("resolve_run", "['root']"),
-        # sagemaker: the training metrics are published under the run (the report may run on another worker).
-        results_dir=_xcom("resolve_run", "['job_results']['train']"),
+        poll_interval=POLL_SECONDS,
     )
     proceed >> train
 
@@ -158,22 +145,13 @@ def nova_dpo_pipeline() -> None:
             """The candidate and the baseline (the champion, else the base model) on the test prompts."""
             from nova_dpo.pipeline import steps
 
-            factory = _path_factory(plan)
-            eval_set = steps.evaluation_set(plan, dataset, factory)
-            return steps.evaluation_targets(plan, training, eval_set, steps.baseline_model(plan, factory))
+            run, factory = _plan(plan), _path_factory(plan)
+            eval_set = steps.evaluation_set(run, dataset, factory)
+            return steps.evaluation_targets(run, training, eval_set, steps.baseline_model(run, factory))
 
         targets = evaluation_targets(plan, dataset, train.output)
         generate = NovaEvaluationOperator.partial(
-            task_id="generate",
-            poll_interval=POLL_SECONDS,
-            task="gen_qa",
-            platform=_xcom("resolve_run", "['platform']"),
-            training_recipe=_xcom("resolve_run", "['evaluation']['recipes']['gen_qa']"),
-            recipe_overrides=_xcom("resolve_run", "['evaluation']['gen_qa_overrides']"),
-            local_options=_xcom("resolve_run", "['evaluation']['local_options']"),
-            role=_xcom("resolve_run", "['role_arn']"),
-            output_path=_xcom("resolve_run", "['run_uri'] + '/jobs'"),
-            local_root=_xcom("resolve_run", "['root']"),
+            task_id="generate", plan=PLAN, task="gen_qa", poll_interval=POLL_SECONDS
         ).expand_kwargs(targets)
 
         @task
@@ -181,29 +159,20 @@ def nova_dpo_pipeline() -> None:
             """Nova's gen_qa metrics plus tool-call metrics, per example, for both models."""
             from nova_dpo.pipeline import steps
 
-            return steps.score_gen_qa(plan, list(generated), _path_factory(plan))
+            return steps.score_gen_qa(_plan(plan), list(generated), _path_factory(plan))
 
         @task
         def judge_pairs(plan: dict, generated: list) -> str:
             from nova_dpo.pipeline import steps
 
-            return steps.judge_pairs(plan, list(generated), _path_factory(plan))
+            return steps.judge_pairs(_plan(plan), list(generated), _path_factory(plan))
 
         judge = NovaEvaluationOperator(
             task_id="llm_judge",
-            poll_interval=POLL_SECONDS,
+            plan=PLAN,
             task="llm_judge",
-            platform=_xcom("resolve_run", "['platform']"),
-            training_recipe=_xcom("resolve_run", "['evaluation']['recipes']['llm_judge']"),
-            local_options=_xcom("resolve_run", "['evaluation']['local_options']"),
             data_uri=_xcom("evaluate.judge_pairs"),
-            model_uri=_xcom("resolve_run", "['evaluation']['judge']"),
-            judge_conn_id=_xcom("resolve_run", "['evaluation']['judge_conn_id']"),
-            job_name=_xcom("resolve_run", "['evaluation']['judge_job_name']"),
-            role=_xcom("resolve_run", "['role_arn']"),
-            output_path=_xcom("resolve_run", "['run_uri'] + '/jobs'"),
-            local_root=_xcom("resolve_run", "['root']"),
-            results_dir=_xcom("resolve_run", "['job_results']['judge']"),
+            poll_interval=POLL_SECONDS,
         )
         judge_pairs(plan, generate.output) >> judge
         return {"gen_qa": gen_qa(plan, generate.output), "judge": judge.output}
@@ -216,11 +185,11 @@ def nova_dpo_pipeline() -> None:
         from nova_dpo.pipeline import steps
         from nova_dpo_airflow.notifications import notify_verdict
 
-        verdict = steps.gate(plan, evaluation["gen_qa"], evaluation["judge"], _path_factory(plan))
-        notify_verdict(plan, verdict)
+        verdict = steps.gate(_plan(plan), evaluation["gen_qa"], evaluation["judge"], _path_factory(plan))
+        notify_verdict(_plan(plan), verdict)
         if not verdict["passed"]:
             return "reject"
-        return "approval" if plan["ship"]["approval_required"] else "import_model"
+        return "approval" if _plan(plan).ship.approval_required else "import_model"
 
     gate = metric_gate(plan, evaluation)
 
@@ -248,11 +217,11 @@ def nova_dpo_pipeline() -> None:
         """Move the champion alias, record lineage, write the report."""
         from nova_dpo.pipeline import steps
 
-        factory = _path_factory(plan)
-        published = steps.publish(plan, dataset, training, imported, factory)
-        verdict = steps.read_verdict(plan, factory)
+        run, factory = _plan(plan), _path_factory(plan)
+        published = steps.publish(run, dataset, training, imported, factory)
+        verdict = steps.read_verdict(run, factory)
         report = steps.write_report(
-            plan, dataset, training, evaluation["gen_qa"], evaluation["judge"], verdict, factory, "shipped"
+            run, dataset, training, evaluation["gen_qa"], evaluation["judge"], verdict, factory, "shipped"
         )
         outlet_events[MODEL_ASSET].extra = {"model": imported["model_name"], "report": report}
         return {**published, "report": report}
@@ -262,10 +231,10 @@ def nova_dpo_pipeline() -> None:
         """Report why the candidate was not shipped."""
         from nova_dpo.pipeline import steps
 
-        factory = _path_factory(plan)
-        verdict = steps.read_verdict(plan, factory)
+        run, factory = _plan(plan), _path_factory(plan)
+        verdict = steps.read_verdict(run, factory)
         report = steps.write_report(
-            plan, dataset, training, evaluation["gen_qa"], evaluation["judge"], verdict, factory, "rejected"
+            run, dataset, training, evaluation["gen_qa"], evaluation["judge"], verdict, factory, "rejected"
         )
         return {"report": report, "reasons": verdict["reasons"]}
 
@@ -278,7 +247,6 @@ def nova_dpo_pipeline() -> None:
     cleanup = NovaTeardownOperator(
         task_id="teardown",
         plan=PLAN,
-        job_names=_xcom("resolve_run", "['job_names']"),
         deployment=_xcom("deploy"),
     ).as_teardown(setups=[plan])
     [shipped, rejected] >> cleanup
@@ -294,6 +262,13 @@ def _approval_task():
         defaults="Reject",
         execution_timeout=dt.timedelta(days=3),
     )
+
+
+def _plan(plan: dict):
+    """The typed run plan of ``resolve_run``'s XCom."""
+    from nova_dpo.pipeline.plan import RunPlan
+
+    return RunPlan.from_dict(plan)
 
 
 def _path_factory(plan: dict):

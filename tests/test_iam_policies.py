@@ -247,7 +247,7 @@ def code_calls() -> set[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def plan(monkeypatch_module) -> dict[str, Any]:
+def plan(monkeypatch_module):
     """A real run plan of the sagemaker platform with the placeholder storage root and role."""
     from nova_dpo.pipeline.params import param_definitions
     from nova_dpo.pipeline.run import resolve_run
@@ -273,7 +273,7 @@ def monkeypatch_module():
 @pytest.fixture(scope="module")
 def dataset_files(plan) -> dict[str, str]:
     # The layout of nova_dpo.pipeline.steps.upload: {root}/datasets/{source}/{version}/{sha12}/<file>.
-    folder = f"{plan['root']}/datasets/nvidia--When2Call/2026-01-05/0123456789ab"
+    folder = f"{plan.storage.root}/datasets/nvidia--When2Call/2026-01-05/0123456789ab"
     return {name: f"{folder}/{name}" for name in ("train.jsonl", "validation.jsonl", "gen_qa.jsonl")}
 
 
@@ -283,28 +283,28 @@ def job_requests(plan, dataset_files) -> list[Any]:
     from nova_dpo.pipeline import steps
     from nova_dpo.platforms.sagemaker_requests import build_evaluation_request, build_training_request
 
-    output_path = f"{plan['run_uri']}/jobs"
+    output_path = f"{plan.storage.run_uri}/jobs"
     requests = [
         build_training_request(
-            job_name=plan["training"]["job_name"],
-            training_recipe=plan["training"]["recipe"],
-            recipe_overrides=plan["training"]["overrides"],
-            role=plan["role_arn"],
+            job_name=plan.training.job_name,
+            training_recipe=plan.training.recipe,
+            recipe_overrides=plan.training.overrides,
+            role=plan.training.role_arn,
             output_path=output_path,
             train_uri=dataset_files["train.jsonl"],
             validation_uri=dataset_files["validation.jsonl"],
         )
     ]
-    eval_set = {"uri": f"{plan['run_uri']}/eval/gen_qa.jsonl", "sha256": "0" * 64}
+    eval_set = {"uri": f"{plan.storage.run_uri}/eval/gen_qa.jsonl", "sha256": "0" * 64}
     training = {"outputs": {"checkpoint_uri": ESCROW_CHECKPOINT}}
-    targets = steps.evaluation_targets(plan, training, eval_set, {"uri": plan["training"]["base_model"]})
+    targets = steps.evaluation_targets(plan, training, eval_set, {"uri": plan.training.base_model})
     for target in targets:
         model = target["model_uri"] if target["model_uri"].startswith("s3://") else None
         requests.append(
             build_evaluation_request(
                 job_name=target["job_name"],
-                training_recipe=plan["evaluation"]["recipes"]["gen_qa"],
-                role=plan["role_arn"],
+                training_recipe=plan.evaluation.gen_qa,
+                role=plan.training.role_arn,
                 output_path=output_path,
                 data_uri=target["data_uri"],
                 model_name_or_path=model,
@@ -312,11 +312,11 @@ def job_requests(plan, dataset_files) -> list[Any]:
         )
     requests.append(
         build_evaluation_request(
-            job_name=plan["evaluation"]["judge_job_name"],
-            training_recipe=plan["evaluation"]["recipes"]["llm_judge"],
-            role=plan["role_arn"],
+            job_name=plan.evaluation.judge_job_name,
+            training_recipe=plan.evaluation.llm_judge,
+            role=plan.training.role_arn,
             output_path=output_path,
-            data_uri=f"{plan['run_uri']}/eval/llm_judge.jsonl",
+            data_uri=f"{plan.storage.run_uri}/eval/llm_judge.jsonl",
         )
     )
     return requests
@@ -477,7 +477,7 @@ def test_airflow_role_grants_the_pipeline_s_bedrock_and_notification_actions():
 def test_airflow_role_covers_the_run_s_jobs(plan, job_requests):
     from nova_dpo.platforms.sagemaker import attempt_job_name
 
-    names = {request.request["TrainingJobName"] for request in job_requests} | set(plan["job_names"])
+    names = {request.request["TrainingJobName"] for request in job_requests} | set(plan.job_names)
     # A failed or stopped job is run again as <name>-a2, -a3, ...
     names |= {attempt_job_name(name, attempt) for name in set(names) for attempt in (2, 3)}
     for name in sorted(names):
@@ -492,10 +492,10 @@ def test_airflow_role_passes_each_role_only_to_its_service(plan):
     policy_name = "airflow-role-policy.json"
     sagemaker = {"iam:PassedToService": "sagemaker.amazonaws.com"}
     bedrock = {"iam:PassedToService": "bedrock.amazonaws.com"}
-    assert allows(policy_name, "iam:PassRole", plan["role_arn"], sagemaker)
+    assert allows(policy_name, "iam:PassRole", plan.training.role_arn, sagemaker)
     assert allows(policy_name, "iam:PassRole", BEDROCK_IMPORT_ROLE_ARN, bedrock)
     assert not allows(
-        policy_name, "iam:PassRole", plan["role_arn"], {"iam:PassedToService": "ec2.amazonaws.com"}
+        policy_name, "iam:PassRole", plan.training.role_arn, {"iam:PassedToService": "ec2.amazonaws.com"}
     )
     assert not allows(policy_name, "iam:PassRole", BEDROCK_IMPORT_ROLE_ARN, sagemaker)
     assert not allows(policy_name, "iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/Admin", sagemaker)
@@ -506,7 +506,7 @@ def test_airflow_role_reads_and_writes_the_storage_root(plan, dataset_files, job
 
     policy_name = "airflow-role-policy.json"
     # The job output files the job tasks publish for the later tasks (nova_dpo.platforms.publish).
-    job_results = plan["job_results"]
+    job_results = plan.storage.job_results
     published = [
         f"{job_results['train']}/step_wise_training_metrics.csv",
         *(
@@ -516,11 +516,11 @@ def test_airflow_role_reads_and_writes_the_storage_root(plan, dataset_files, job
         ),
         f"{job_results['judge']}/nova-micro-llm-judge-eval-job/eval_results/results_1.json",
     ]
-    assert all(uri.startswith(plan["run_uri"] + "/") for uri in published)
+    assert all(uri.startswith(plan.storage.run_uri + "/") for uri in published)
     written = [
         *dataset_files.values(),
-        f"{plan['run_uri']}/eval/gen_qa.jsonl",
-        f"{plan['run_uri']}/report/report.md",
+        f"{plan.storage.run_uri}/eval/gen_qa.jsonl",
+        f"{plan.storage.run_uri}/report/report.md",
         *published,
         *(request.upload.s3_uri for request in job_requests),
     ]
@@ -532,7 +532,7 @@ def test_airflow_role_reads_and_writes_the_storage_root(plan, dataset_files, job
             request.request["OutputDataConfig"]["S3OutputPath"], request.request["TrainingJobName"]
         )
         assert allows(policy_name, "s3:GetObject", s3_object_arn(archive)), archive
-    bucket, prefix = s3_bucket_and_prefix(plan["run_uri"] + "/")
+    bucket, prefix = s3_bucket_and_prefix(plan.storage.run_uri + "/")
     assert allows(policy_name, "s3:ListBucket", bucket, {"s3:prefix": prefix})
     assert allows(policy_name, "s3:GetBucketLocation", bucket)
     assert not allows(policy_name, "s3:ListBucket", bucket, {"s3:prefix": "other-team/"})

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nova_dpo.pipeline.plan import RunPlan
 
 SNS_TOPIC_ENV = "NOVA_DPO_SNS_TOPIC_ARN"
 log = logging.getLogger(__name__)
@@ -35,12 +38,12 @@ def notify_failure(context: Any) -> None:
     _send(subject, message, context)
 
 
-def notify_verdict(plan: dict[str, Any], verdict: dict[str, Any], context: Any = None) -> None:
+def notify_verdict(plan: RunPlan, verdict: dict[str, Any], context: Any = None) -> None:
     """The gate's verdict with its reasons, for the people who own the model family."""
     outcome = "passed" if verdict["passed"] else "rejected the candidate"
-    subject = f"nova-dpo: gate {outcome} ({plan['family']}, run {plan['run_key']})"
+    subject = f"nova-dpo: gate {outcome} ({plan.family}, run {plan.run_key})"
     message = "\n".join(
-        [f"The metric gate {outcome} for run {plan['run_id']} ({plan['platform']}).", *verdict["reasons"]]
+        [f"The metric gate {outcome} for run {plan.run_id} ({plan.platform}).", *verdict["reasons"]]
     )
     log.info("%s", message)
     _send(subject, message, context)

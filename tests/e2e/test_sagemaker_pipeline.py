@@ -477,7 +477,7 @@ def test_a_run_that_passes_the_gate_ships_to_bedrock_and_one_that_fails_is_rejec
     assert sorted(fake.jobs.values()) == ["dpo", "gen_qa", "gen_qa", "llm_judge"]
 
     plan = passed.get_task_instance("resolve_run").xcom_pull(task_ids="resolve_run")
-    root = plan["root"].removeprefix(f"s3://{aws['bucket']}/")
+    root = plan["storage"]["root"].removeprefix(f"s3://{aws['bucket']}/")
     champion = read_json(aws, f"{root}/registry/micro/champion.json")
     assert champion["model_id"] == MODEL_ARN
     assert champion["checkpoint_uri"] in fake.checkpoints
@@ -488,7 +488,7 @@ def test_a_run_that_passes_the_gate_ships_to_bedrock_and_one_that_fails_is_rejec
     assert keys_under(aws, f"{root}/ledger/micro/")
 
     # The job outputs the next tasks read were published under the run; nothing on a worker was handed on.
-    run_uri = plan["run_uri"]
+    run_uri = plan["storage"]["run_uri"]
     assert run_uri.startswith(f"s3://{aws['bucket']}/")
     assert len(other_worker) == 4  # train, the candidate's and the baseline's gen_qa, the judge
     assert not any(folder.exists() for folder in other_worker)

@@ -36,12 +36,12 @@ def test_the_demo_conf_resolves_with_strict_recipe_validation(demo_params: dict)
         run_id="manual__demo",
         logical_date=dt.datetime.combine(DEMO_SNAPSHOTS[-1], dt.time(), tzinfo=dt.UTC),
     )
-    assert plan["platform"] == "local"
-    assert plan["training"]["relaxed"] is False
-    overrides = plan["training"]["overrides"]
+    assert plan.platform == "local"
+    assert plan.training.relaxed is False
+    overrides = plan.training.overrides
     assert overrides["training_config.model.optim.lr"] == DEMO_CONF["learning_rate"]
     assert overrides["training_config.model.peft.lora_tuning.adapter_dropout"] == 0.0
-    assert plan["training"]["local_options"] == DEMO_CONF["local_options"]
+    assert plan.training.local_options == DEMO_CONF["local_options"]
 
 
 def test_the_demo_local_options_are_known_trainer_options():

@@ -16,6 +16,7 @@ from upath import UPath
 
 from nova_dpo.pipeline import steps
 from nova_dpo.pipeline.params import param_definitions
+from nova_dpo.pipeline.plan import RunPlan
 from nova_dpo.pipeline.run import job_results, resolve_run
 from tests.include.test_gate import judge_document
 
@@ -44,16 +45,16 @@ def test_job_results_are_under_the_run_in_the_storage_root(platform, tmp_path):
 
     plan = plan_for(platform, root, tmp_path)
 
-    assert "local_run_dir" not in plan
-    run_uri = plan["run_uri"]
+    assert "local_run_dir" not in plan.to_dict()
+    run_uri = plan.storage.run_uri
     assert run_uri.startswith(root)
-    assert plan["job_results"] == {
+    assert plan.storage.job_results == {
         "train": f"{run_uri}/train" if platform == "sagemaker" else None,
         "candidate": f"{run_uri}/generate/candidate",
         "baseline": f"{run_uri}/generate/baseline",
         "judge": f"{run_uri}/judge",
     }
-    json.dumps(plan)
+    assert RunPlan.from_dict(json.loads(json.dumps(plan.to_dict()))) == plan
 
 
 def test_the_local_training_output_is_read_in_its_job_folder():
@@ -63,13 +64,13 @@ def test_the_local_training_output_is_read_in_its_job_folder():
 
 def test_the_generate_jobs_place_their_results_under_the_run(tmp_path):
     plan = plan_for("sagemaker", "s3://bucket/nova-dpo", tmp_path)
-    eval_set = {"uri": f"{plan['run_uri']}/eval/gen_qa.jsonl", "sha256": "0" * 64}
+    eval_set = {"uri": f"{plan.storage.run_uri}/eval/gen_qa.jsonl", "sha256": "0" * 64}
     training = {"outputs": {"checkpoint_uri": "s3://customer-escrow-1-smtj-a/job"}}
 
     candidate, baseline = steps.evaluation_targets(plan, training, eval_set, {"uri": "nova-micro/prod"})
 
-    assert candidate["results_dir"] == f"{plan['run_uri']}/generate/candidate"
-    assert baseline["results_dir"] == f"{plan['run_uri']}/generate/baseline"
+    assert candidate["results_dir"] == f"{plan.storage.run_uri}/generate/candidate"
+    assert baseline["results_dir"] == f"{plan.storage.run_uri}/generate/baseline"
 
 
 # ------------------------------------------------------------------------------- reading them from S3
@@ -96,7 +97,7 @@ def test_the_evaluation_steps_read_the_published_job_outputs_from_object_storage
         return UPath(uri, **s3_root.storage_options)
 
     plan = plan_for("sagemaker", root, tmp_path)
-    results = plan["job_results"]
+    results = plan.storage.job_results
     questions = [(f"question {i}", f"answer {i}") for i in range(24)]
     generated = []
     for role, worse in (("candidate", False), ("baseline", True)):
@@ -130,7 +131,7 @@ def test_the_evaluation_steps_read_the_published_job_outputs_from_object_storage
     verdict = steps.gate(plan, gen_qa, judge, factory)
     report = steps.write_report(plan, dataset, training, gen_qa, judge, verdict, factory, "shipped")
 
-    run_uri = plan["run_uri"]
+    run_uri = plan.storage.run_uri
     assert gen_qa == {role: f"{run_uri}/gen_qa/{role}.json" for role in ("candidate", "baseline")}
     assert pairs == f"{run_uri}/eval/llm_judge.jsonl"
     assert len(factory(pairs).read_text().splitlines()) == len(questions)

@@ -7,7 +7,9 @@ from moto import mock_aws
 
 from nova_dpo_airflow.notifications import SNS_TOPIC_ENV, notify_failure, notify_verdict
 
-PLAN = {"family": "micro", "run_key": "20260119T000000-abcd1234", "run_id": "manual__1", "platform": "local"}
+PLAN = SimpleNamespace(
+    family="micro", run_key="20260119T000000-abcd1234", run_id="manual__1", platform="local"
+)
 VERDICT = {"passed": False, "reasons": ["f1_score: +1.0% ... ≥ required +5.0%: fail"]}
 
 

@@ -76,7 +76,7 @@ def make_plan(platform: str, root: str, technique: str = "lora", **params) -> di
             dag_id="nova_dpo_pipeline",
             run_id="manual__2026-01-01T00:00:00+00:00",
             logical_date=CREATED,
-        )
+        ).to_dict()
 
 
 def smoke_name(plan: dict) -> str:
@@ -218,7 +218,7 @@ def checkpoint(tmp_path: Path) -> Path:
 class TestLocal:
     def test_import_reads_the_stored_verdict_and_is_idempotent(self, tmp_path, checkpoint):
         plan = make_plan("local", str(tmp_path / "home"))
-        verdict_file = Path(plan["run_uri"]) / "verdict.json"
+        verdict_file = Path(plan["storage"]["run_uri"]) / "verdict.json"
         verdict_file.parent.mkdir(parents=True)
         verdict_file.write_text(json.dumps(VERDICT))
         op = NovaImportModelOperator(
@@ -227,7 +227,7 @@ class TestLocal:
 
         imported = op.execute({})
 
-        record = LocalModelStore(plan["root"]).get_model(plan["ship"]["model_name"])
+        record = LocalModelStore(plan["storage"]["root"]).get_model(plan["ship"]["model_name"])
         assert imported == {
             "model_name": plan["ship"]["model_name"],
             "model_id": record.model_id,
@@ -251,7 +251,7 @@ class TestLocal:
 
         imported = op.execute({})
 
-        assert LocalModelStore(plan["root"]).get_model(imported["model_id"]).metrics == {"rouge1": 0.4}
+        assert LocalModelStore(plan["storage"]["root"]).get_model(imported["model_id"]).metrics == {"rouge1": 0.4}
 
     def test_deploy_then_teardown_removes_the_deployment(self, tmp_path, checkpoint):
         plan = make_plan("local", str(tmp_path / "home"))
@@ -265,7 +265,7 @@ class TestLocal:
 
         deployment = NovaDeployModelOperator(task_id="deploy", plan=plan, imported=imported).execute({})
 
-        store = LocalModelStore(plan["root"])
+        store = LocalModelStore(plan["storage"]["root"])
         assert deployment == {
             "deployment_name": smoke_name(plan),
             "deployment_id": smoke_name(plan),
@@ -322,7 +322,7 @@ class TestImportOnSageMaker:
                 "roleArn": ROLE_ARN,
                 "modelTags": [
                     {"key": DATASET_TAG_KEY, "value": DATASET_SHA},
-                    {"key": RECIPE_TAG_KEY, "value": plan["training"]["recipe_sha256"]},
+                    {"key": RECIPE_TAG_KEY, "value": plan["training"]["recipe"]["sha256"]},
                     {"key": TRAINING_JOB_TAG_KEY, "value": plan["training"]["job_name"]},
                     {"key": SOURCE_TAG_KEY, "value": hashlib.sha256(ESCROW_URI.encode()).hexdigest()},
                 ],
@@ -371,7 +371,7 @@ class TestImportOnSageMaker:
 
     def test_without_a_role_names_the_setting(self, bedrock, s3_plan):
         with pytest.raises(ValueError, match="NOVA_DPO_IMPORT_ROLE_ARN"):
-            self.operator({**s3_plan, "import_role_arn": None}).execute({})
+            self.operator({**s3_plan, "ship": {**s3_plan["ship"], "import_role_arn": None}}).execute({})
 
     def test_without_a_checkpoint_says_what_to_pass(self, bedrock, s3_plan):
         op = self.operator(s3_plan)

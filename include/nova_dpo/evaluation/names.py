@@ -30,3 +30,17 @@ BEHAVIOUR_ACCURACY_PREFIX = "behaviour_accuracy_"
 # Bootstrap defaults shared by the evaluation statistics and the gate's rules.
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 0
+
+
+def reported_metrics() -> frozenset[str]:
+    """Every metric a gen_qa evaluation can report: Nova's, the tool-use aggregates and the per-behaviour
+    accuracies of When2Call's categories."""
+    from nova_dpo.data.when2call import CATEGORIES
+
+    return frozenset(
+        {
+            *GEN_QA_METRICS,
+            *TOOL_USE_METRICS,
+            *(BEHAVIOUR_ACCURACY_PREFIX + category for category in CATEGORIES),
+        }
+    )

@@ -1,8 +1,9 @@
 """``resolve_run``: everything a pipeline run needs, decided and validated before any job starts.
 
-A run plan is a JSON-serializable dict: the platform and storage root, the resolved training recipe (with its
-sha256), evaluation recipes, the dataset version read at the run's logical date, gate rules and shipping
-options. Bad params fail here, with a message that names the field, before any compute is paid for.
+It builds the :class:`~nova_dpo.pipeline.plan.RunPlan`: the platform and storage root, the resolved training
+and evaluation recipes (with their sha256), the dataset to read, gate rules and shipping options. Bad params
+fail here (:mod:`nova_dpo.pipeline.param_checks`), with a message that names the param, before any compute is
+paid for.
 """
 
 from __future__ import annotations
@@ -10,21 +11,25 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import re
 from typing import Any
 
-from nova_dpo.gate import GateRules
-from nova_dpo.pipeline.params import FAMILIES, PLATFORMS, TECHNIQUES, recipe_overrides
+from nova_dpo.gate_rules import GateRules
+from nova_dpo.pipeline import param_checks
+from nova_dpo.pipeline.param_checks import PlanError
+from nova_dpo.pipeline.params import RECIPE_OVERRIDE_PARAMS, recipe_overrides
+from nova_dpo.pipeline.plan import (
+    DatasetPlan,
+    EvaluationPlan,
+    RunPlan,
+    ShipPlan,
+    StoragePlan,
+    TrainingPlan,
+)
 
 S3_ROOT_ENV = "NOVA_DPO_S3_ROOT"
 ROLE_ENV = "NOVA_DPO_ROLE_ARN"
 IMPORT_ROLE_ENV = "NOVA_DPO_IMPORT_ROLE_ARN"
-DEFAULT_MAX_RUN = 86_400
 MODEL_NAME_PREFIX = "nova-dpo"
-
-
-class PlanError(ValueError):
-    """The params cannot make a run; the message says which field to fix."""
 
 
 def select_training_recipe(family: str, technique: str, instance_type: str | None) -> str:
@@ -58,16 +63,23 @@ def evaluation_recipes(family: str) -> dict[str, str]:
 
 
 def storage_root(platform: str, explicit: str | None) -> str:
+    """The storage root: the ``storage_root`` param, else the deployment's setting (env ``NOVA_DPO_S3_ROOT``
+    on SageMaker, ``NOVA_DPO_HOME`` locally), checked for the platform.
+
+    :raises PlanError: when there is none (SageMaker) or it cannot serve the platform.
+    """
     if explicit:
-        return explicit
+        return param_checks.check_storage_root(platform, explicit)
     if platform == "sagemaker":
         root = os.environ.get(S3_ROOT_ENV)
         if not root:
             raise PlanError(f"set the storage_root param or env {S3_ROOT_ENV} to an s3://bucket/prefix")
-        return root
-    from nova_dpo.platforms.factory import local_root
+        return param_checks.check_storage_root(platform, root, source=f"env {S3_ROOT_ENV}")
+    from nova_dpo.platforms.factory import DEFAULT_LOCAL_HOME, LOCAL_HOME_ENV
 
-    return str(local_root())
+    # As it is set, not made absolute against this worker's current folder, which other workers do not share.
+    home = os.path.expanduser(os.environ.get(LOCAL_HOME_ENV) or DEFAULT_LOCAL_HOME)
+    return param_checks.check_storage_root(platform, home, source=f"env {LOCAL_HOME_ENV}")
 
 
 def job_results(platform: str, run_uri: str) -> dict[str, str | None]:
@@ -104,146 +116,126 @@ def run_key(logical_date: dt.datetime, run_id: str) -> str:
     return f"{logical_date:%Y%m%dT%H%M%S}-{digest}"
 
 
-def _check_choice(params: dict[str, Any], name: str, choices: tuple[str, ...]) -> str:
-    value = params.get(name)
-    if value not in choices:
-        raise PlanError(f"param {name}={value!r} must be one of {', '.join(choices)}")
-    return value
-
-
-def resolve_run(
-    params: dict[str, Any], *, dag_id: str, run_id: str, logical_date: dt.datetime
-) -> dict[str, Any]:
+def resolve_run(params: dict[str, Any], *, dag_id: str, run_id: str, logical_date: dt.datetime) -> RunPlan:
     """Validate the params of a run and decide everything that does not need the data.
 
-    :raises PlanError: when a param is invalid (a recipe value out of range, an unknown gate rule, ...).
+    :param params: the run's params (missing ones take the trigger form's defaults).
+    :raises PlanError: when a param is invalid (a recipe value out of range, an unknown gate metric, ...);
+        the message names it.
     """
     from nova_dpo.platforms.sagemaker_requests import job_name
     from nova_dpo.recipes import RecipeOverrideError, RecipeValidationError, resolve_recipe
 
-    platform = _check_choice(params, "platform", PLATFORMS)
-    family = _check_choice(params, "model_family", FAMILIES)
-    technique = _check_choice(params, "technique", TECHNIQUES)
-    instance_type = params.get("instance_type") or None
-    recipe_name = params.get("training_recipe") or select_training_recipe(family, technique, instance_type)
+    params = param_checks.checked_params(params)
+    platform, family, technique = params["platform"], params["model_family"], params["technique"]
+    instance_type = params["instance_type"] or None
+    recipe_name = params["training_recipe"] or select_training_recipe(family, technique, instance_type)
     overrides = recipe_overrides(params)
+    relaxed = params["relaxed_recipe"]
+    max_new_tokens = params["max_new_tokens"]
+    recipes = evaluation_recipes(family)
     try:
-        recipe = resolve_recipe(
-            recipe_name, overrides, relaxed=bool(params.get("relaxed_recipe")), instance_type=instance_type
-        )
-        gate = GateRules.from_dict(params.get("gate"))
-    except (RecipeOverrideError, RecipeValidationError, ValueError) as err:
-        raise PlanError(str(err)) from err
-    judge_conn_id = _judge_conn_id(platform, params.get("judge_conn_id"))
-    eval_options = _evaluation_options(params.get("eval_local_options"), params.get("judge_model"))
-    instance_count = params.get("instance_count") or recipe.config["run"].get("replicas", 1)
-    max_run = int(params.get("max_run") or DEFAULT_MAX_RUN)
-    root = storage_root(platform, params.get("storage_root"))
-    _check_budget(platform, recipe.name, instance_type, instance_count, max_run, params.get("budget_usd"))
-    ratios = params.get("split_ratios") or [0.8, 0.1, 0.1]
+        recipe = resolve_recipe(recipe_name, overrides, relaxed=relaxed, instance_type=instance_type)
+    except RecipeOverrideError as err:
+        raise PlanError(f"param recipe_overrides: {err}") from err
+    except RecipeValidationError as err:
+        given = [name for name in RECIPE_OVERRIDE_PARAMS if params[name] is not None]
+        raise PlanError(
+            f"recipe {recipe_name} with the overrides of params {', '.join([*given, 'recipe_overrides'])}: {err}"
+        ) from err
+    except (FileNotFoundError, ValueError) as err:
+        raise PlanError(f"param training_recipe={recipe_name!r}: {err}") from err
+    try:
+        gen_qa = resolve_recipe(recipes["gen_qa"], {"inference.max_new_tokens": max_new_tokens})
+    except (RecipeValidationError, ValueError) as err:
+        raise PlanError(f"param max_new_tokens={max_new_tokens}: {err}") from err
+    llm_judge = resolve_recipe(recipes["llm_judge"])
+    try:
+        gate = GateRules.from_dict(params["gate"])
+    except (TypeError, ValueError) as err:
+        raise PlanError(f"param gate: {err}") from err
+    param_checks.check_gate_metrics(gate)
+    ratios = param_checks.check_split_ratios(params["split_ratios"])
+    local_options = param_checks.check_local_training_options(params["local_options"])
+    judge_conn_id = _judge_conn_id(platform, params["judge_conn_id"])
+    eval_options = param_checks.check_evaluation_options(params["eval_local_options"], params["judge_model"])
+    base_model = (
+        param_checks.check_base_model(params["base_model"])
+        if platform == "local"
+        else recipe.config["run"]["model_name_or_path"]
+    )
+    instance_count = params["instance_count"] or recipe.config["run"].get("replicas", 1)
+    max_run = params["max_run"]
+    root = storage_root(platform, params["storage_root"])
+    _check_budget(platform, recipe.name, instance_type, instance_count, max_run, params["budget_usd"])
     key = run_key(logical_date, run_id)
-    train_job = job_name(dag_id, run_id, "train")
-    candidate_job = job_name(dag_id, run_id, "gen-qa-candidate")
-    judge_job = job_name(dag_id, run_id, "llm-judge")
+    run_uri = f"{root}/runs/{key}"
     model_name = f"{MODEL_NAME_PREFIX}-{family}-{key}".replace("T", "t")
-    return {
-        "run_key": key,
-        "dag_id": dag_id,
-        "run_id": run_id,
-        "logical_date": logical_date.isoformat(),
-        "platform": platform,
-        "family": family,
-        "technique": technique,
-        "root": root,
-        "run_uri": f"{root.rstrip('/')}/runs/{key}",
-        # Where the operators place the job output files that later tasks read (their results_dir).
-        "job_results": job_results(platform, f"{root.rstrip('/')}/runs/{key}"),
-        "job_names": [train_job, candidate_job, judge_job],
-        "role_arn": os.environ.get(ROLE_ENV) if platform == "sagemaker" else None,
-        # Bedrock reads the escrow checkpoint with a role of its own (it cannot assume SageMaker's).
-        "import_role_arn": os.environ.get(IMPORT_ROLE_ENV) if platform == "sagemaker" else None,
-        "training": {
-            "recipe": recipe_name,
-            "overrides": overrides,
-            "recipe_sha256": recipe.sha256,
-            "relaxed": bool(params.get("relaxed_recipe")),
-            "instance_type": instance_type,
-            "instance_count": instance_count,
-            "max_run": max_run,
-            "job_name": train_job,
-            "base_model": params.get("base_model")
-            if platform == "local"
-            else recipe.config["run"]["model_name_or_path"],
-            "local_options": params.get("local_options") or {},
-        },
-        "evaluation": {
-            "recipes": evaluation_recipes(family),
-            "max_new_tokens": int(params.get("max_new_tokens") or 512),
-            "gen_qa_overrides": {"inference.max_new_tokens": int(params.get("max_new_tokens") or 512)},
-            "max_eval_rows": params.get("max_eval_rows"),
+    sagemaker = platform == "sagemaker"
+    return RunPlan(
+        run_key=key,
+        dag_id=dag_id,
+        run_id=run_id,
+        logical_date=logical_date.isoformat(),
+        platform=platform,
+        family=family,
+        technique=technique,
+        storage=StoragePlan(root=root, run_uri=run_uri, job_results=job_results(platform, run_uri)),
+        training=TrainingPlan(
+            recipe=recipe,
+            overrides=overrides,
+            relaxed=relaxed,
+            instance_type=instance_type,
+            instance_count=instance_count,
+            max_run=max_run,
+            job_name=job_name(dag_id, run_id, "train"),
+            base_model=base_model,
+            local_options=local_options,
+            role_arn=os.environ.get(ROLE_ENV) if sagemaker else None,
+        ),
+        evaluation=EvaluationPlan(
+            gen_qa=gen_qa,
+            llm_judge=llm_judge,
+            max_new_tokens=max_new_tokens,
+            max_eval_rows=params["max_eval_rows"],
+            candidate_job_name=job_name(dag_id, run_id, "gen-qa-candidate"),
+            judge_job_name=job_name(dag_id, run_id, "llm-judge"),
             # The judge the local platform runs; Nova's llm_judge job judges with its own model.
-            "judge": (judge_conn_id or "local") if platform == "local" else None,
-            "judge_conn_id": judge_conn_id,
-            "judge_job_name": judge_job,
-            "local_options": eval_options,
-        },
-        "dataset": {
-            "source": params["dataset_source"],
-            "revision": params.get("dataset_revision"),
-            "ratios": list(ratios),
-            "min_valid_fraction": float(params.get("min_valid_fraction", 0.9)),
-            "max_length": int(recipe.config["training_config"]["max_length"]),
-        },
-        "gate": gate.to_dict(),
-        "ship": {
-            "approval_required": bool(params.get("approval_required")),
-            "deploy": bool(params.get("deploy", True)),
-            "keep_models": int(params.get("keep_models", 3)),
-            "model_name": model_name,
+            judge=None if sagemaker else (judge_conn_id or "local"),
+            judge_conn_id=judge_conn_id,
+            local_options=eval_options,
+        ),
+        dataset=DatasetPlan(
+            source=params["dataset_source"],
+            revision=params["dataset_revision"],
+            ratios=ratios,
+            min_valid_fraction=params["min_valid_fraction"],
+            max_length=int(recipe.config["training_config"]["max_length"]),
+        ),
+        gate=gate,
+        ship=ShipPlan(
+            approval_required=params["approval_required"],
+            deploy=params["deploy"],
+            keep_models=params["keep_models"],
+            model_name=model_name,
             # The ephemeral deployment that the smoke test calls and teardown removes.
-            "deployment_name": f"{model_name}-smoke",
-        },
-    }
+            deployment_name=f"{model_name}-smoke",
+            # Bedrock reads the escrow checkpoint with a role of its own (it cannot assume SageMaker's).
+            import_role_arn=os.environ.get(IMPORT_ROLE_ENV) if sagemaker else None,
+        ),
+    )
 
 
-def _judge_conn_id(platform: str, conn_id: Any) -> str | None:
+def _judge_conn_id(platform: str, conn_id: str | None) -> str | None:
     """The judge connection of a local run. Its endpoint and key are read by the worker from the connection,
     so a run can pick a judge an administrator set up, never point one at a host of its own."""
-    if conn_id in (None, ""):
+    if not conn_id:
         return None
-    if not isinstance(conn_id, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,250}", conn_id):
-        raise PlanError(f"param judge_conn_id={conn_id!r} must be an Airflow connection id")
     if platform != "local":
         raise PlanError(
             "param judge_conn_id applies to the local platform only: Nova's llm_judge judges with its own model"
         )
     return conn_id
-
-
-def _evaluation_options(options: Any, judge_model: Any) -> dict[str, Any]:
-    """``eval_local_options`` checked as the local platform will read them, with ``judge_model``.
-
-    The judge is not among them: an endpoint comes only from ``judge_conn_id``.
-    """
-    from nova_dpo.platforms.local.generation import LocalEvaluationOptions
-
-    if options is None:
-        options = {}
-    if not isinstance(options, dict):
-        raise PlanError(f"param eval_local_options must be an object, got {options!r}")
-    if "judge" in options:
-        raise PlanError(
-            "param eval_local_options: 'judge' cannot be set in a run; a judge endpoint is an Airflow "
-            "connection named by judge_conn_id"
-        )
-    if judge_model not in (None, "") and not isinstance(judge_model, str):
-        raise PlanError(f"param judge_model={judge_model!r} must be a model name or folder")
-    chosen = {**options, **({"judge_model": judge_model} if judge_model else {})}
-    try:
-        LocalEvaluationOptions.from_dict(chosen)
-    except (TypeError, ValueError) as err:
-        raise PlanError(f"param eval_local_options: {err}") from err
-    return chosen
 
 
 def _check_budget(

@@ -19,9 +19,12 @@ import hashlib
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nova_dpo.data import storage
+
+if TYPE_CHECKING:
+    from nova_dpo.pipeline.plan import RunPlan
 
 log = logging.getLogger(__name__)
 
@@ -58,20 +61,20 @@ def _sha256(path: Any) -> str:
 # --- data -------------------------------------------------------------------------------------------------
 
 
-def prepare(plan: dict[str, Any], workspace: str, logical_date: dt.datetime | None) -> dict[str, Any]:
+def prepare(plan: RunPlan, workspace: str, logical_date: dt.datetime | None) -> dict[str, Any]:
     """Prepare the run's dataset version in ``workspace`` (a local folder on the worker)."""
     from nova_dpo.data.prepare import PrepareParams, prepare_dataset
     from nova_dpo.data.splits import SplitRatios
     from nova_dpo.data.validation import Thresholds
 
-    data = plan["dataset"]
+    data = plan.dataset
     params = PrepareParams(
-        ratios=SplitRatios(*data["ratios"]),
-        max_length=data["max_length"],
-        thresholds=Thresholds(min_valid_fraction=data["min_valid_fraction"]),
+        ratios=SplitRatios(*data.ratios),
+        max_length=data.max_length,
+        thresholds=Thresholds(min_valid_fraction=data.min_valid_fraction),
     )
     prepared = prepare_dataset(
-        data["source"], workspace, logical_date=logical_date, revision=data["revision"], params=params
+        data.source, workspace, logical_date=logical_date, revision=data.revision, params=params
     )
     manifest = prepared.manifest
     log.info("dataset %s: %s", prepared.uri, json.dumps(manifest["counts"]))
@@ -83,11 +86,11 @@ def prepare(plan: dict[str, Any], workspace: str, logical_date: dt.datetime | No
     }
 
 
-def upload(plan: dict[str, Any], dataset: dict[str, Any], path_factory: Any = None) -> dict[str, Any]:
+def upload(plan: RunPlan, dataset: dict[str, Any], path_factory: Any = None) -> dict[str, Any]:
     """Publish the prepared folder under the platform's storage root; skipped when the content is there."""
     local = storage.as_path(dataset["local_uri"])
     relative = "/".join(local.parts[-4:])  # datasets/{source}/{version}/{sha12}
-    destination_uri = f"{plan['root'].rstrip('/')}/{relative}"
+    destination_uri = plan.storage.under_root(relative)
     destination = _path(destination_uri, path_factory)
     if storage.is_local(destination) and Path(destination).resolve() == Path(local).resolve():
         uploaded = False
@@ -107,12 +110,12 @@ def upload(plan: dict[str, Any], dataset: dict[str, Any], path_factory: Any = No
 # --- skip_if_done -----------------------------------------------------------------------------------------
 
 
-def ledger_uri(plan: dict[str, Any], dataset: dict[str, Any]) -> str:
-    key = f"{dataset['content_sha256'][:12]}-{plan['training']['recipe_sha256'][:12]}"
-    return f"{plan['root'].rstrip('/')}/ledger/{plan['family']}/{key}.json"
+def ledger_uri(plan: RunPlan, dataset: dict[str, Any]) -> str:
+    key = f"{dataset['content_sha256'][:12]}-{plan.training.recipe.sha256[:12]}"
+    return plan.storage.under_root(f"ledger/{plan.family}/{key}.json")
 
 
-def already_shipped(plan: dict[str, Any], dataset: dict[str, Any], path_factory: Any = None) -> dict | None:
+def already_shipped(plan: RunPlan, dataset: dict[str, Any], path_factory: Any = None) -> dict | None:
     """The ledger entry when this dataset content and recipe already produced an imported model."""
     entry = _path(ledger_uri(plan, dataset), path_factory)
     if entry.exists():
@@ -123,17 +126,17 @@ def already_shipped(plan: dict[str, Any], dataset: dict[str, Any], path_factory:
 # --- evaluation -------------------------------------------------------------------------------------------
 
 
-def evaluation_set(plan: dict[str, Any], dataset: dict[str, Any], path_factory: Any = None) -> dict[str, Any]:
+def evaluation_set(plan: RunPlan, dataset: dict[str, Any], path_factory: Any = None) -> dict[str, Any]:
     """The run's gen_qa set (the test split, capped at ``max_eval_rows``) and its hash."""
     rows = _read_jsonl(_path(dataset["files"]["gen_qa.jsonl"], path_factory))
-    limit = plan["evaluation"]["max_eval_rows"]
+    limit = plan.evaluation.max_eval_rows
     if limit:
         rows = rows[:limit]
     if not rows:
         raise ValueError("the test split is empty: raise the test share of split_ratios or add data")
     body = "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
     sha = hashlib.sha256(body.encode()).hexdigest()
-    uri = f"{plan['run_uri']}/eval/gen_qa.jsonl"
+    uri = plan.storage.under_run("eval/gen_qa.jsonl")
     target = _path(uri, path_factory)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(body)
@@ -141,7 +144,7 @@ def evaluation_set(plan: dict[str, Any], dataset: dict[str, Any], path_factory: 
 
 
 def evaluation_targets(
-    plan: dict[str, Any], training: dict[str, Any], eval_set: dict[str, Any], baseline_model: dict[str, str]
+    plan: RunPlan, training: dict[str, Any], eval_set: dict[str, Any], baseline_model: dict[str, str]
 ) -> list[dict[str, Any]]:
     """Keyword arguments of the two mapped ``generate`` jobs: the candidate and the baseline.
 
@@ -153,22 +156,22 @@ def evaluation_targets(
     that evaluates the same baseline on the same set attaches to the finished job instead of paying again.
     """
     settings = json.dumps(
-        [baseline_model["uri"], eval_set["sha256"], plan["evaluation"]["max_new_tokens"]], sort_keys=True
+        [baseline_model["uri"], eval_set["sha256"], plan.evaluation.max_new_tokens], sort_keys=True
     )
     baseline_key = hashlib.sha256(settings.encode()).hexdigest()[:16]
     candidate_uri = training["outputs"]["checkpoint_uri"]
     return [
         {
-            "job_name": plan["job_names"][1],
+            "job_name": plan.evaluation.candidate_job_name,
             "model_uri": candidate_uri,
             "data_uri": eval_set["uri"],
-            "results_dir": plan["job_results"][CANDIDATE],
+            "results_dir": plan.storage.job_results[CANDIDATE],
         },
         {
-            "job_name": f"nova-dpo-baseline-{plan['family']}-{baseline_key}",
+            "job_name": f"nova-dpo-baseline-{plan.family}-{baseline_key}",
             "model_uri": baseline_model["uri"],
             "data_uri": eval_set["uri"],
-            "results_dir": plan["job_results"][BASELINE],
+            "results_dir": plan.storage.job_results[BASELINE],
         },
     ]
 
@@ -181,9 +184,7 @@ def _inference_rows(result: dict[str, Any], path_factory: Any = None) -> list[di
     return _read_jsonl(_path(uri, path_factory))
 
 
-def score_gen_qa(
-    plan: dict[str, Any], generated: list[dict[str, Any]], path_factory: Any = None
-) -> dict[str, str]:
+def score_gen_qa(plan: RunPlan, generated: list[dict[str, Any]], path_factory: Any = None) -> dict[str, str]:
     """gen_qa metrics (Nova's, plus tool-call metrics and per-example scores) for candidate and baseline."""
     from nova_dpo.evaluation.gen_qa_metrics import InferenceRecord, compute_gen_qa_metrics
     from nova_dpo.evaluation.results import GEN_QA_TASK, build_results
@@ -195,7 +196,7 @@ def score_gen_qa(
         doc = build_results(
             GEN_QA_TASK, scores.metrics, {"model": role, "job_name": result["job_name"]}, scores.per_example
         )
-        uri = f"{plan['run_uri']}/gen_qa/{role}.json"
+        uri = plan.storage.under_run(f"gen_qa/{role}.json")
         _write_json(_path(uri, path_factory), doc)
         log.info(
             "%s gen_qa: %s", role, {k: round(v, 4) for k, v in scores.metrics.items() if "stderr" not in k}
@@ -204,7 +205,7 @@ def score_gen_qa(
     return written
 
 
-def judge_pairs(plan: dict[str, Any], generated: list[dict[str, Any]], path_factory: Any = None) -> str:
+def judge_pairs(plan: RunPlan, generated: list[dict[str, Any]], path_factory: Any = None) -> str:
     """``llm_judge.jsonl``: each test prompt with the baseline's answer as A and the candidate's as B."""
     candidate, baseline = (_inference_rows(result, path_factory) for result in generated)
     by_prompt = {row["prompt"]: row for row in baseline}
@@ -222,7 +223,7 @@ def judge_pairs(plan: dict[str, Any], generated: list[dict[str, Any]], path_fact
         )
     if not lines:
         raise ValueError("candidate and baseline answered no common prompt: nothing to judge")
-    uri = f"{plan['run_uri']}/eval/llm_judge.jsonl"
+    uri = plan.storage.under_run("eval/llm_judge.jsonl")
     target = _path(uri, path_factory)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text("".join(json.dumps(line) + "\n" for line in lines))
@@ -237,79 +238,79 @@ def _first(value: Any) -> str:
 
 
 def gate(
-    plan: dict[str, Any], gen_qa: dict[str, str], judge: dict[str, Any] | None, path_factory: Any = None
+    plan: RunPlan, gen_qa: dict[str, str], judge: dict[str, Any] | None, path_factory: Any = None
 ) -> dict[str, Any]:
     """The verdict of the metric gate, stored with the run."""
-    from nova_dpo.gate import GateRules, evaluate_gate
+    from nova_dpo.gate import evaluate_gate
 
     candidate = json.loads(_path(gen_qa[CANDIDATE], path_factory).read_text())
     baseline = json.loads(_path(gen_qa[BASELINE], path_factory).read_text())
     judge_doc = None
     if judge and judge.get("outputs", {}).get("results_uri"):
         judge_doc = _read_results(judge["outputs"]["results_uri"], path_factory).metrics
-    verdict = evaluate_gate(candidate, baseline, judge_doc, GateRules.from_dict(plan["gate"]))
+    verdict = evaluate_gate(candidate, baseline, judge_doc, plan.gate)
     for reason in verdict.reasons:
         log.info("gate: %s", reason)
     log.info("gate verdict: %s", verdict.summary())
-    _write_json(_path(f"{plan['run_uri']}/verdict.json", path_factory), verdict.to_dict())
+    _write_json(_path(plan.storage.under_run("verdict.json"), path_factory), verdict.to_dict())
     return verdict.to_dict()
 
 
-def read_verdict(plan: dict[str, Any], path_factory: Any = None) -> dict[str, Any]:
+def read_verdict(plan: RunPlan, path_factory: Any = None) -> dict[str, Any]:
     """The gate verdict stored with the run by :func:`gate`."""
-    return json.loads(_path(f"{plan['run_uri']}/verdict.json", path_factory).read_text())
+    return json.loads(_path(plan.storage.under_run("verdict.json"), path_factory).read_text())
 
 
 # --- baseline, import, deploy, smoke test (local model store) ----------------------------------------------
 
 
-def local_store(plan: dict[str, Any]) -> Any:
+def local_store(plan: RunPlan) -> Any:
     from nova_dpo.platforms.local.runtime import LocalRuntime
     from nova_dpo.platforms.local.store import LocalModelStore
 
-    return LocalModelStore(Path(plan["root"]), runtime=LocalRuntime())
+    return LocalModelStore(Path(plan.storage.root), runtime=LocalRuntime())
 
 
-def baseline_model(plan: dict[str, Any], path_factory: Any = None) -> dict[str, str]:
+def baseline_model(plan: RunPlan, path_factory: Any = None) -> dict[str, str]:
     """The model to beat: the family's champion when there is one, else the base model."""
-    if plan["platform"] == "local":
+    if plan.platform == "local":
         store = local_store(plan)
-        champion = store.get_alias(plan["family"])
+        champion = store.get_alias(plan.family)
         if champion:
             record = store.get_model(champion)
             return {"kind": "champion", "name": record.name, "uri": record.artifact_uri}
-        return {"kind": "base", "name": plan["training"]["base_model"], "uri": plan["training"]["base_model"]}
+        return {"kind": "base", "name": plan.training.base_model, "uri": plan.training.base_model}
     champion = read_champion(plan, path_factory)
     if champion:
         return {"kind": "champion", "name": champion["model_name"], "uri": champion["checkpoint_uri"]}
-    base = plan["training"]["base_model"]
+    base = plan.training.base_model
     return {"kind": "base", "name": base, "uri": base}
 
 
-def champion_uri(plan: dict[str, Any]) -> str:
-    return f"{plan['root'].rstrip('/')}/registry/{plan['family']}/champion.json"
+def champion_uri(plan: RunPlan) -> str:
+    return plan.storage.under_root(f"registry/{plan.family}/champion.json")
 
 
-def read_champion(plan: dict[str, Any], path_factory: Any = None) -> dict[str, Any] | None:
+def read_champion(plan: RunPlan, path_factory: Any = None) -> dict[str, Any] | None:
     entry = _path(champion_uri(plan), path_factory)
     return json.loads(entry.read_text()) if entry.exists() else None
 
 
-def lineage(plan: dict[str, Any], dataset: dict[str, Any], training: dict[str, Any]) -> dict[str, Any]:
+def lineage(plan: RunPlan, dataset: dict[str, Any], training: dict[str, Any]) -> dict[str, Any]:
     return {
-        "dag_id": plan["dag_id"],
-        "run_id": plan["run_id"],
+        "dag_id": plan.dag_id,
+        "run_id": plan.run_id,
         "dataset_source": dataset["version"]["source"],
         "dataset_version": dataset["version"]["version"],
         "dataset_sha256": dataset["content_sha256"],
-        "recipe": plan["training"]["recipe"],
-        "recipe_sha256": plan["training"]["recipe_sha256"],
+        "recipe": plan.training.recipe.name,
+        "recipe_sha256": plan.training.recipe.sha256,
         "training_job": training["job_name"],
     }
 
 
 def import_local(
-    plan: dict[str, Any], dataset: dict[str, Any], training: dict[str, Any], verdict: dict[str, Any]
+    plan: RunPlan, dataset: dict[str, Any], training: dict[str, Any], verdict: dict[str, Any]
 ) -> dict[str, Any]:
     """Import the candidate into the local model store (idempotent by name)."""
     from nova_dpo.platforms.local.platform import MERGED_MODEL_KEY
@@ -318,10 +319,10 @@ def import_local(
     outputs = training["outputs"]
     artifact = (outputs.get("manifest") or {}).get(MERGED_MODEL_KEY) or outputs["checkpoint_uri"]
     record = local_store(plan).import_model(
-        plan["ship"]["model_name"],
+        plan.ship.model_name,
         artifact,
-        family=plan["family"],
-        base_model=plan["training"]["base_model"],
+        family=plan.family,
+        base_model=plan.training.base_model,
         lineage=lineage(plan, dataset, training),
         metrics={name: row["candidate"] for name, row in verdict.get("metrics", {}).items()},
     )
@@ -329,8 +330,8 @@ def import_local(
     return {"model_name": record.name, "model_id": record.model_id, "model_uri": record.artifact_uri}
 
 
-def deploy_local(plan: dict[str, Any], imported: dict[str, Any]) -> dict[str, Any]:
-    deployment = local_store(plan).deploy(imported["model_id"], plan["ship"]["deployment_name"])
+def deploy_local(plan: RunPlan, imported: dict[str, Any]) -> dict[str, Any]:
+    deployment = local_store(plan).deploy(imported["model_id"], plan.ship.deployment_name)
     return {"deployment_name": deployment.name, "status": str(deployment.status)}
 
 
@@ -345,7 +346,7 @@ SMOKE_TOOL = {
 }
 
 
-def smoke_test_local(plan: dict[str, Any], deployment: dict[str, Any]) -> dict[str, Any]:
+def smoke_test_local(plan: RunPlan, deployment: dict[str, Any]) -> dict[str, Any]:
     """Ask the deployed model a question that needs a tool; its answer must be a parseable call."""
     from nova_dpo.data.nova_format import system_prompt
     from nova_dpo.toolcalls import parse_nova_toolcalls
@@ -382,7 +383,7 @@ def _local_copy(uri: str | None, path_factory: Any, folder: Path) -> Path | None
 
 
 def write_report(
-    plan: dict[str, Any],
+    plan: RunPlan,
     dataset: dict[str, Any],
     training: dict[str, Any],
     gen_qa: dict[str, str],
@@ -396,7 +397,7 @@ def write_report(
 
     from nova_dpo import report
 
-    run_uri = plan["run_uri"]
+    run_uri = plan.storage.run_uri
     with tempfile.TemporaryDirectory(prefix="nova-dpo-report-") as scratch:
         work = Path(scratch)
         candidate = json.loads(_path(gen_qa[CANDIDATE], path_factory).read_text())
@@ -408,21 +409,21 @@ def write_report(
         cost = {
             key: training.get(key) for key in ("billable_seconds", "estimated_cost_usd") if training.get(key)
         }
-        if plan["platform"] == "sagemaker":
+        if plan.platform == "sagemaker":
             cost.update(
-                instance_type=plan["training"]["instance_type"],
-                instance_count=plan["training"]["instance_count"],
+                instance_type=plan.training.instance_type,
+                instance_count=plan.training.instance_count,
             )
         run = {
-            "run_id": plan["run_id"],
-            "run_key": plan["run_key"],
-            "platform": plan["platform"],
-            "model_family": plan["family"],
-            "logical_date": plan["logical_date"],
+            "run_id": plan.run_id,
+            "run_key": plan.run_key,
+            "platform": plan.platform,
+            "model_family": plan.family,
+            "logical_date": plan.logical_date,
             "dataset_version": f"{dataset['version']['source']}@{dataset['version']['version']}",
             "dataset_sha256": dataset["content_sha256"],
-            "recipe": plan["training"]["recipe"],
-            "recipe_sha": plan["training"]["recipe_sha256"],
+            "recipe": plan.training.recipe.name,
+            "recipe_sha": plan.training.recipe.sha256,
             "training_job": training["job_name"],
             "outcome": outcome,
         }
@@ -447,7 +448,7 @@ def write_report(
 
 
 def publish(
-    plan: dict[str, Any],
+    plan: RunPlan,
     dataset: dict[str, Any],
     training: dict[str, Any],
     imported: dict[str, Any],
@@ -464,24 +465,22 @@ def publish(
     _write_json(_path(ledger_uri(plan, dataset), path_factory), entry)
     _write_json(_path(champion_uri(plan), path_factory), entry)
     pruned: list[str] = []
-    if plan["platform"] == "local":
+    if plan.platform == "local":
         store = local_store(plan)
-        store.set_alias(plan["family"], "champion", imported["model_id"])
-        pruned = [record.name for record in store.prune(plan["family"], plan["ship"]["keep_models"])]
-    log.info(
-        "champion of %s is now %s; pruned %s", plan["family"], imported["model_name"], pruned or "nothing"
-    )
+        store.set_alias(plan.family, "champion", imported["model_id"])
+        pruned = [record.name for record in store.prune(plan.family, plan.ship.keep_models)]
+    log.info("champion of %s is now %s; pruned %s", plan.family, imported["model_name"], pruned or "nothing")
     return {"champion": imported["model_name"], "pruned": pruned}
 
 
-def teardown(plan: dict[str, Any], job_names: list[str]) -> dict[str, Any]:
+def teardown(plan: RunPlan, job_names: list[str]) -> dict[str, Any]:
     """Stop this run's unfinished local jobs and delete its ephemeral deployment."""
     stopped, deleted = [], []
-    if plan["platform"] == "local":
+    if plan.platform == "local":
         from nova_dpo.platforms.local.jobs import LocalJobRunner
         from nova_dpo.platforms.sagemaker import DEFAULT_MAX_ATTEMPTS, attempt_job_name
 
-        runner = LocalJobRunner(Path(plan["root"]))
+        runner = LocalJobRunner(Path(plan.storage.root))
         # A failed job is retried under the next attempt name; any attempt may still be running.
         attempts = [
             attempt_job_name(name, n) for name in job_names for n in range(1, DEFAULT_MAX_ATTEMPTS + 1)
@@ -495,7 +494,7 @@ def teardown(plan: dict[str, Any], job_names: list[str]) -> dict[str, Any]:
                 stopped.append(name)
         store = local_store(plan)
         for deployment in store.list_deployments():
-            if deployment.name == plan["ship"]["deployment_name"]:
+            if deployment.name == plan.ship.deployment_name:
                 store.delete_deployment(deployment.name)
                 deleted.append(deployment.name)
     log.info("teardown: stopped %s, deleted deployments %s", stopped or "none", deleted or "none")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,39 @@ class ResolvedRecipe:
         """The canonical YAML of the resolved recipe (sorted keys): what a job receives."""
         return dump_canonical(self.config)
 
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serializable dict that :meth:`from_dict` reads back (a run plan carries it in XCom)."""
+        return {
+            "name": self.name,
+            "config": self.config,
+            "sha256": self.sha256,
+            "base_recipe": self.base_recipe,
+            "source": self.source,
+            "warnings": list(self.warnings),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ResolvedRecipe:
+        """The recipe :meth:`to_dict` wrote, checked against its fingerprint (not validated again).
+
+        :raises ValueError: when the config no longer has the sha256 it was resolved with.
+        """
+        config = dict(data["config"])
+        digest = hashlib.sha256(dump_canonical(config).encode("utf-8")).hexdigest()
+        if digest != data["sha256"]:
+            raise ValueError(
+                f"recipe {data['name']!r} changed after it was resolved (sha256 {digest[:12]}, "
+                f"resolved as {data['sha256'][:12]}); resolve it again"
+            )
+        return cls(
+            name=data["name"],
+            config=config,
+            sha256=digest,
+            base_recipe=data["base_recipe"],
+            source=data["source"],
+            warnings=tuple(data.get("warnings", ())),
+        )
+
 
 def resolve_recipe(
     recipe: str | Path | ResolvedRecipe,
@@ -75,5 +109,6 @@ def resolve_recipe(
     base = base_recipe_for(config, name=name, instance_type=instance_type)
     text = dump_canonical(config)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    log.info("Resolved recipe %s (rules of %s, sha256 %s):\n%s", name, base, digest, text)
+    log.info("Resolved recipe %s (rules of %s, sha256 %s)", name, base, digest[:12])
+    log.debug("Recipe %s:\n%s", name, text)
     return ResolvedRecipe(name, config, digest, base, source, tuple(warnings))

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerTrigger
     from airflow.sdk import Context
 
+    from nova_dpo.pipeline.plan import RunPlan
     from nova_dpo_airflow.hooks.judge_endpoint import JudgeEndpoint
 
 #: The environment variable that names the platform when the operator is given none.
@@ -77,7 +78,13 @@ class NovaJobBaseOperator(BaseOperator):
     Subclasses say what job to run; this class submits it, waits (in the worker, or deferred to a trigger),
     and returns a small JSON-serializable summary.
 
-    :param training_recipe: The Nova recipe: a shipped recipe name, a v1 alias, or a YAML path. (templated)
+    :param plan: The run plan that ``resolve_run`` returned (its dict, as XCom holds it). The operator then
+        takes from the plan its platform, its recipe (resolved there: it is not resolved again), role, folders,
+        limits and options, and is given only what earlier tasks produced (data and model URIs; for a mapped
+        task, its job name and results folder). Mutually exclusive with the arguments the plan decides.
+        (templated)
+    :param training_recipe: The Nova recipe: a shipped recipe name, a v1 alias, or a YAML path; required
+        without ``plan``. (templated)
     :param recipe_overrides: Overrides of recipe keys, as a nested mapping or ``KEY=VALUE`` strings; they
         are validated against the documented ranges before any job is submitted. (templated)
     :param platform: ``"sagemaker"`` or ``"local"``. (default: the env ``NOVA_DPO_PLATFORM``, else
@@ -123,6 +130,7 @@ class NovaJobBaseOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = (
+        "plan",
         "training_recipe",
         "recipe_overrides",
         "platform",
@@ -145,6 +153,7 @@ class NovaJobBaseOperator(BaseOperator):
         "verify",
     )
     template_fields_renderers: ClassVar[dict[str, str]] = {
+        "plan": "json",
         "recipe_overrides": "json",
         "local_options": "json",
     }
@@ -153,10 +162,14 @@ class NovaJobBaseOperator(BaseOperator):
     #: What the job does, for messages: "training" or "evaluation".
     job_kind: ClassVar[str]
 
+    #: Arguments a run plan gives only where the task was not given them (a mapped task's own, say).
+    plan_defaults: ClassVar[tuple[str, ...]] = ("job_name", "results_dir")
+
     def __init__(
         self,
         *,
-        training_recipe: str,
+        plan: dict[str, Any] | None = None,
+        training_recipe: str | None = None,
         recipe_overrides: dict[str, Any] | list[str] | None = None,
         platform: str | None = None,
         job_name: str | None = None,
@@ -165,7 +178,7 @@ class NovaJobBaseOperator(BaseOperator):
         image_uri: str | None = None,
         role: str | None = None,
         output_path: str | None = None,
-        max_run: int = DEFAULT_MAX_RUN,
+        max_run: int | None = None,
         base_model: str | None = None,
         local_options: dict[str, Any] | None = None,
         local_root: str | None = None,
@@ -183,6 +196,7 @@ class NovaJobBaseOperator(BaseOperator):
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
+        self.plan = plan
         self.training_recipe = training_recipe
         self.recipe_overrides = recipe_overrides
         self.platform = platform
@@ -209,6 +223,7 @@ class NovaJobBaseOperator(BaseOperator):
         self.botocore_config = botocore_config
         self._platform: Platform | None = None
         self._job_ref: JobRef | None = None
+        self._planned_recipe: ResolvedRecipe | None = None
 
     @cached_property
     def hook(self) -> SageMakerHook:
@@ -285,11 +300,25 @@ class NovaJobBaseOperator(BaseOperator):
         """What the returned summary adds to the outputs."""
         return {}
 
+    def plan_arguments(self, plan: RunPlan) -> dict[str, Any]:
+        """The arguments ``plan`` decides for this task (subclasses add theirs)."""
+        return {
+            "platform": plan.platform,
+            "role": plan.training.role_arn,
+            "output_path": plan.storage.under_run("jobs"),
+            "local_root": plan.storage.root,
+        }
+
+    def plan_recipe(self, plan: RunPlan) -> ResolvedRecipe:
+        """The resolved recipe ``plan`` holds for this task."""
+        raise NotImplementedError
+
     # -------------------------------------------------------------------------------------------- execute
 
     def execute(self, context: Context) -> dict[str, Any]:
         from nova_dpo.platforms.sagemaker import AttemptsExhaustedError
 
+        self._apply_plan()
         platform_name = self._platform_name()
         recipe = self._resolve_recipe()
         platform = self._get_platform(platform_name)
@@ -337,6 +366,7 @@ class NovaJobBaseOperator(BaseOperator):
         from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 
         validated_event = validate_execute_complete_event(event)
+        self._apply_plan()
         platform = self._get_platform(self._platform_name())
         name = validated_event.get("job_name") or (job or {}).get("name")
         if not name:
@@ -362,6 +392,36 @@ class NovaJobBaseOperator(BaseOperator):
 
     # ----------------------------------------------------------------------------------------- preparing
 
+    def _apply_plan(self) -> None:
+        """Take the arguments and the resolved recipe the run plan decides, if the task has a plan.
+
+        :raises AirflowFailException: when ``plan`` is not a run plan, or arguments the plan decides were
+            given too (two sources of one value would disagree sooner or later).
+        """
+        if self.plan is None or self._planned_recipe is not None:
+            return
+        from nova_dpo.pipeline.plan import RunPlan
+
+        try:
+            plan = RunPlan.from_dict(self.plan)
+            arguments = self.plan_arguments(plan)
+            self._planned_recipe = self.plan_recipe(plan)
+        except ValueError as error:
+            raise AirflowFailException(f"Cannot run from this plan: {error}") from error
+        decided = [name for name in arguments if name not in self.plan_defaults]
+        given = [
+            name
+            for name in ("training_recipe", "recipe_overrides", *decided)
+            if getattr(self, name) not in (None, {}, [], False)
+        ]
+        if given:
+            raise AirflowFailException(
+                f"{', '.join(given)} come from the plan; pass either plan or these arguments, not both."
+            )
+        for name, value in arguments.items():
+            if name in decided or getattr(self, name) in (None, ""):
+                setattr(self, name, value)
+
     def _platform_name(self) -> str:
         name = self.platform or os.environ.get(PLATFORM_ENV) or LOCAL
         if name not in PLATFORMS:
@@ -371,6 +431,10 @@ class NovaJobBaseOperator(BaseOperator):
         return name
 
     def _resolve_recipe(self) -> ResolvedRecipe:
+        if self._planned_recipe is not None:
+            return self._planned_recipe
+        if not self.training_recipe:
+            raise AirflowFailException("Pass training_recipe (the Nova recipe), or plan (a run plan).")
         try:
             return resolve_recipe(
                 self.training_recipe,
@@ -451,7 +515,7 @@ class NovaJobBaseOperator(BaseOperator):
             "instance_type": self.instance_type or None,
             "instance_count": int(self.instance_count) if self.instance_count else 1,
             "image_uri": self.image_uri or None,
-            "max_run": int(self.max_run),
+            "max_run": self._max_run(),
             "tags": {str(key): str(value) for key, value in (self.tags or {}).items()},
         }
 
@@ -491,12 +555,13 @@ class NovaJobBaseOperator(BaseOperator):
 
     # ------------------------------------------------------------------------------------------- waiting
 
+    def _max_run(self) -> int:
+        return int(self.max_run) if self.max_run else DEFAULT_MAX_RUN
+
     def _max_polls(self) -> int:
         if self.max_polls:
             return int(self.max_polls)
-        return math.ceil(
-            (int(self.max_run) + _START_AND_UPLOAD_ALLOWANCE_S) / max(1, int(self.poll_interval))
-        )
+        return math.ceil((self._max_run() + _START_AND_UPLOAD_ALLOWANCE_S) / max(1, int(self.poll_interval)))
 
     def _trigger(self, platform: Platform, ref: JobRef) -> SageMakerTrigger | LocalJobTrigger:
         from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerTrigger
@@ -616,6 +681,24 @@ class NovaDpoTrainingOperator(NovaJobBaseOperator):
         self.train_uri = train_uri
         self.validation_uri = validation_uri
 
+    def plan_arguments(self, plan: RunPlan) -> dict[str, Any]:
+        training = plan.training
+        return {
+            **super().plan_arguments(plan),
+            "relaxed_recipe": training.relaxed,
+            "instance_type": training.instance_type,
+            "instance_count": training.instance_count,
+            "max_run": training.max_run,
+            "base_model": training.base_model,
+            "local_options": training.local_options,
+            "job_name": training.job_name,
+            # sagemaker: the training metrics are published under the run (the report may run elsewhere).
+            "results_dir": plan.storage.job_results["train"],
+        }
+
+    def plan_recipe(self, plan: RunPlan) -> ResolvedRecipe:
+        return plan.training.recipe
+
     def build_job(self, name: str, platform_name: str, recipe: ResolvedRecipe) -> TrainingJob:
         if not self.train_uri:
             raise ValueError("train_uri is required: the Nova DPO training data.")
@@ -682,6 +765,26 @@ class NovaEvaluationOperator(NovaJobBaseOperator):
         self.task = task
         self.model_uri = model_uri
         self.judge_conn_id = judge_conn_id
+
+    plan_defaults: ClassVar[tuple[str, ...]] = ("job_name", "results_dir", "model_uri")
+
+    def plan_arguments(self, plan: RunPlan) -> dict[str, Any]:
+        arguments = {**super().plan_arguments(plan), "local_options": plan.evaluation.local_options}
+        if self.task == "llm_judge":
+            arguments.update(
+                job_name=plan.evaluation.judge_job_name,
+                model_uri=plan.evaluation.judge,
+                results_dir=plan.storage.job_results["judge"],
+                judge_conn_id=plan.evaluation.judge_conn_id,
+            )
+        return arguments
+
+    def plan_recipe(self, plan: RunPlan) -> ResolvedRecipe:
+        if self.task not in EVALUATION_TASKS:
+            raise ValueError(
+                f"task must be one of {', '.join(EVALUATION_TASKS)} with a plan, got {self.task!r}"
+            )
+        return plan.evaluation.gen_qa if self.task == "gen_qa" else plan.evaluation.llm_judge
 
     @cached_property
     def judge_endpoint(self) -> JudgeEndpoint | None:

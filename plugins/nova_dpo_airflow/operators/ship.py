@@ -1,7 +1,7 @@
 """
 Operators that ship a candidate on the run's platform: import, deploy, smoke test, and teardown.
 
-Each takes the run plan (``resolve_run``'s output) and does its step on ``plan["platform"]``:
+Each takes the run plan (``resolve_run``'s output) and does its step on ``plan.platform``:
 
 * ``local``: the step function of :mod:`nova_dpo.pipeline.steps` (the model store on the worker);
 * ``sagemaker``: the Bedrock operator for the step, run as part of this task. When it defers, this task
@@ -24,6 +24,8 @@ from airflow.sdk import BaseOperator
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from nova_dpo.pipeline.plan import RunPlan
+
 LOCAL = "local"
 SAGEMAKER = "sagemaker"
 ON_DEMAND = "on_demand"
@@ -35,14 +37,14 @@ RECIPE_TAG_KEY = "nova-dpo:recipe-sha256"
 TRAINING_JOB_TAG_KEY = "nova-dpo:training-job"
 
 
-def smoke_deployment_name(plan: dict[str, Any]) -> str:
+def smoke_deployment_name(plan: RunPlan) -> str:
     """The ephemeral deployment of a run's model, named from the model so a retry finds it again."""
-    return plan["ship"]["deployment_name"]
+    return plan.ship.deployment_name
 
 
-def serving_kind(plan: dict[str, Any]) -> str:
+def serving_kind(plan: RunPlan) -> str:
     """How Bedrock serves the run's model: LoRA models on demand, full-rank ones on provisioned throughput."""
-    return ON_DEMAND if plan["technique"] == "lora" else PROVISIONED
+    return ON_DEMAND if plan.technique == "lora" else PROVISIONED
 
 
 class _NovaShipOperator(BaseOperator):
@@ -54,7 +56,7 @@ class _NovaShipOperator(BaseOperator):
     def __init__(
         self,
         *,
-        plan: dict[str, Any] | str,
+        plan: dict[str, Any],
         aws_conn_id: str | None = "aws_default",
         region_name: str | None = None,
         **kwargs,
@@ -66,27 +68,27 @@ class _NovaShipOperator(BaseOperator):
 
     def execute(self, context: Context) -> Any:
         plan = self._checked_plan()
-        if plan["platform"] == LOCAL:
+        if plan.platform == LOCAL:
             return self.execute_local(plan, context)
         return self.execute_sagemaker(plan, context)
 
-    def execute_local(self, plan: dict[str, Any], context: Context) -> Any:
+    def execute_local(self, plan: RunPlan, context: Context) -> Any:
         raise NotImplementedError
 
-    def execute_sagemaker(self, plan: dict[str, Any], context: Context) -> Any:
+    def execute_sagemaker(self, plan: RunPlan, context: Context) -> Any:
         raise NotImplementedError
 
-    def _checked_plan(self) -> dict[str, Any]:
-        plan = self.plan
-        if not isinstance(plan, dict):
+    def _checked_plan(self) -> RunPlan:
+        from nova_dpo.pipeline.plan import RunPlan
+
+        if not isinstance(self.plan, dict):
             raise TypeError(
-                f"plan must be the dict that resolve_run returns, got {type(plan).__name__}: set "
+                f"plan must be the dict that resolve_run returns, got {type(self.plan).__name__}: set "
                 "render_template_as_native_obj=True on the DAG so that templated XCom stays a dict."
             )
-        if plan.get("platform") not in (LOCAL, SAGEMAKER):
-            raise ValueError(
-                f"plan['platform'] must be {LOCAL!r} or {SAGEMAKER!r}, got {plan.get('platform')!r}."
-            )
+        plan = RunPlan.from_dict(self.plan)
+        if plan.platform not in (LOCAL, SAGEMAKER):
+            raise ValueError(f"plan.platform must be {LOCAL!r} or {SAGEMAKER!r}, got {plan.platform!r}.")
         return plan
 
     def _aws_arguments(self) -> dict[str, Any]:
@@ -148,7 +150,7 @@ class NovaImportModelOperator(_WaitingShipOperator):
     recording the candidate's metrics from the gate verdict. ``sagemaker``: Bedrock ``CreateCustomModel``
     (:class:`~nova_dpo_airflow.operators.bedrock_custom_model.BedrockImportCustomModelOperator`) from the
     training job's escrow checkpoint, tagged with the dataset and recipe digests and the training job, and
-    waits until the model is Active. Both are idempotent by ``plan["ship"]["model_name"]``.
+    waits until the model is Active. Both are idempotent by ``plan.ship.model_name``.
 
     :param plan: The run plan from ``resolve_run``. (templated)
     :param dataset: The uploaded dataset (``upload``'s output). (templated)
@@ -186,13 +188,13 @@ class NovaImportModelOperator(_WaitingShipOperator):
         self.training = training
         self.verdict = verdict
 
-    def execute_local(self, plan: dict[str, Any], context: Context) -> dict[str, Any]:
+    def execute_local(self, plan: RunPlan, context: Context) -> dict[str, Any]:
         from nova_dpo.pipeline import steps
 
         verdict = self.verdict if self.verdict is not None else steps.read_verdict(plan)
         return steps.import_local(plan, self.dataset, self.training, verdict)
 
-    def execute_sagemaker(self, plan: dict[str, Any], context: Context) -> dict[str, Any]:
+    def execute_sagemaker(self, plan: RunPlan, context: Context) -> dict[str, Any]:
         return self._result(self._run_delegate(self._delegate(plan), context))
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -207,23 +209,23 @@ class NovaImportModelOperator(_WaitingShipOperator):
             )
         return uri
 
-    def _delegate(self, plan: dict[str, Any]) -> BaseOperator:
+    def _delegate(self, plan: RunPlan) -> BaseOperator:
         from nova_dpo.pipeline.run import IMPORT_ROLE_ENV
         from nova_dpo_airflow.operators.bedrock_custom_model import BedrockImportCustomModelOperator
 
-        if not plan.get("import_role_arn"):
+        if not plan.ship.import_role_arn:
             raise ValueError(
                 f"The plan has no import_role_arn for Bedrock to read the checkpoint with: set env "
                 f"{IMPORT_ROLE_ENV} on the workers to an IAM role that Bedrock can assume and that can read the "
                 "training job's escrow checkpoint (iam/bedrock-import-role-policy.json)."
             )
         return BedrockImportCustomModelOperator(
-            model_name=plan["ship"]["model_name"],
+            model_name=plan.ship.model_name,
             model_source_uri=self._checkpoint_uri(),
-            role_arn=plan["import_role_arn"],
+            role_arn=plan.ship.import_role_arn,
             model_tags={
                 DATASET_TAG_KEY: self.dataset["content_sha256"],
-                RECIPE_TAG_KEY: plan["training"]["recipe_sha256"],
+                RECIPE_TAG_KEY: plan.training.recipe.sha256,
                 TRAINING_JOB_TAG_KEY: self.training["job_name"],
             },
             **self._waiting_arguments(),
@@ -242,7 +244,7 @@ class NovaDeployModelOperator(_WaitingShipOperator):
     """
     Deploy the imported model for the smoke test, under the name ``{model_name}-smoke``.
 
-    Nothing is deployed when ``plan["ship"]["deploy"]`` is false. ``local``:
+    Nothing is deployed when ``plan.ship.deploy`` is false. ``local``:
     :func:`nova_dpo.pipeline.steps.deploy_local`. ``sagemaker``: a LoRA model is deployed on demand
     (``CreateCustomModelDeployment``); a full-rank one gets provisioned throughput of one model unit without
     commitment (the provider's ``BedrockCreateProvisionedModelThroughputOperator``). Both wait until the
@@ -273,18 +275,18 @@ class NovaDeployModelOperator(_WaitingShipOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         plan = self._checked_plan()
-        if not plan["ship"]["deploy"]:
+        if not plan.ship.deploy:
             self.log.info("deploy is off for this run: nothing to deploy.")
             return {}
         return super().execute(context)
 
-    def execute_local(self, plan: dict[str, Any], context: Context) -> dict[str, Any]:
+    def execute_local(self, plan: RunPlan, context: Context) -> dict[str, Any]:
         from nova_dpo.pipeline import steps
 
         deployment = steps.deploy_local(plan, self.imported)
         return {**deployment, "deployment_id": deployment["deployment_name"], "kind": LOCAL}
 
-    def execute_sagemaker(self, plan: dict[str, Any], context: Context) -> dict[str, Any]:
+    def execute_sagemaker(self, plan: RunPlan, context: Context) -> dict[str, Any]:
         if serving_kind(plan) == ON_DEMAND:
             return self._on_demand_result(plan, self._run_delegate(self._on_demand(plan), context))
         return self._provision(plan, context)
@@ -302,18 +304,18 @@ class NovaDeployModelOperator(_WaitingShipOperator):
             raise ValueError("imported has no model_id: pass the import step's result.")
         return model_arn
 
-    def _on_demand(self, plan: dict[str, Any]) -> BaseOperator:
+    def _on_demand(self, plan: RunPlan) -> BaseOperator:
         from nova_dpo_airflow.operators.bedrock_custom_model import BedrockCreateCustomModelDeploymentOperator
 
         return BedrockCreateCustomModelDeploymentOperator(
             deployment_name=smoke_deployment_name(plan),
             model_arn=self._model_arn(),
-            description=f"Smoke test of {plan['ship']['model_name']} ({plan['dag_id']} {plan['run_id']})",
+            description=f"Smoke test of {plan.ship.model_name} ({plan.dag_id} {plan.run_id})",
             **self._waiting_arguments(),
             **self._aws_arguments(),
         )
 
-    def _on_demand_result(self, plan: dict[str, Any], deployment: dict[str, str]) -> dict[str, Any]:
+    def _on_demand_result(self, plan: RunPlan, deployment: dict[str, str]) -> dict[str, Any]:
         return {
             "deployment_name": smoke_deployment_name(plan),
             "deployment_id": deployment["deployment_arn"],
@@ -321,7 +323,7 @@ class NovaDeployModelOperator(_WaitingShipOperator):
             "status": deployment["status"],
         }
 
-    def _provisioned(self, plan: dict[str, Any]) -> BaseOperator:
+    def _provisioned(self, plan: RunPlan) -> BaseOperator:
         from airflow.providers.amazon.aws.operators.bedrock import (
             BedrockCreateProvisionedModelThroughputOperator,
         )
@@ -341,7 +343,7 @@ class NovaDeployModelOperator(_WaitingShipOperator):
             **self._aws_arguments(),
         )
 
-    def _provision(self, plan: dict[str, Any], context: Context) -> dict[str, Any]:
+    def _provision(self, plan: RunPlan, context: Context) -> dict[str, Any]:
         """Create the provisioned throughput, or attach to the one of that name a previous try created."""
         from botocore.exceptions import ClientError
 
@@ -396,7 +398,7 @@ class NovaDeployModelOperator(_WaitingShipOperator):
             WaiterConfig={"Delay": delegate.waiter_delay, "MaxAttempts": delegate.waiter_max_attempts},
         )
 
-    def _provisioned_result(self, plan: dict[str, Any], arn: str) -> dict[str, Any]:
+    def _provisioned_result(self, plan: RunPlan, arn: str) -> dict[str, Any]:
         return {
             "deployment_name": smoke_deployment_name(plan),
             "deployment_id": arn,
@@ -439,12 +441,12 @@ class NovaSmokeTestOperator(_NovaShipOperator):
             return {"skipped": "deploy=false"}
         return super().execute(context)
 
-    def execute_local(self, plan: dict[str, Any], context: Context) -> dict[str, Any]:
+    def execute_local(self, plan: RunPlan, context: Context) -> dict[str, Any]:
         from nova_dpo.pipeline import steps
 
         return steps.smoke_test_local(plan, self.deployment)
 
-    def execute_sagemaker(self, plan: dict[str, Any], context: Context) -> dict[str, Any]:
+    def execute_sagemaker(self, plan: RunPlan, context: Context) -> dict[str, Any]:
         from nova_dpo_airflow.operators.bedrock_custom_model import BedrockConverseSmokeTestOperator
 
         delegate = BedrockConverseSmokeTestOperator(
@@ -464,14 +466,14 @@ class NovaTeardownOperator(_NovaShipOperator):
       still InProgress;
     * deletes the run's ephemeral deployment: the one in ``deployment``, else the one of the deterministic
       name that a failed deploy may have left (on-demand deployment or provisioned throughput);
-    * deletes imported models of the family (``nova-dpo-<family>-``) beyond ``plan["ship"]["keep_models"]``,
+    * deletes imported models of the family (``nova-dpo-<family>-``) beyond ``plan.ship.keep_models``,
       never the champion named in ``{root}/registry/<family>/champion.json``.
 
     Whatever does not exist is skipped. Every action is attempted and logged; if any fails, the task fails
     afterwards, naming them.
 
     :param plan: The run plan from ``resolve_run``. (templated)
-    :param job_names: Names of the run's training and evaluation jobs. (templated)
+    :param job_names: Names of the run's training and evaluation jobs. (default: the plan's) (templated)
     :param deployment: The deploy step's result, if it got that far. (templated)
     :param aws_conn_id: The Airflow connection used for AWS credentials and the storage root (sagemaker).
         (templated)
@@ -489,7 +491,7 @@ class NovaTeardownOperator(_NovaShipOperator):
     def __init__(
         self,
         *,
-        job_names: Sequence[str] | str,
+        job_names: Sequence[str] | str | None = None,
         deployment: dict[str, Any] | str | None = None,
         **kwargs,
     ) -> None:
@@ -497,20 +499,22 @@ class NovaTeardownOperator(_NovaShipOperator):
         self.job_names = job_names
         self.deployment = deployment
 
-    def _job_names(self) -> list[str]:
-        names = [self.job_names] if isinstance(self.job_names, str) else list(self.job_names or ())
+    def _job_names(self, plan: RunPlan) -> list[str]:
+        if self.job_names is None:
+            return plan.job_names
+        names = [self.job_names] if isinstance(self.job_names, str) else list(self.job_names)
         return [name for name in names if name]
 
-    def execute_local(self, plan: dict[str, Any], context: Context) -> dict[str, Any]:
+    def execute_local(self, plan: RunPlan, context: Context) -> dict[str, Any]:
         from nova_dpo.pipeline import steps
 
         # Local models are pruned when a new champion is published.
-        return {**steps.teardown(plan, self._job_names()), "pruned_models": []}
+        return {**steps.teardown(plan, self._job_names(plan)), "pruned_models": []}
 
-    def execute_sagemaker(self, plan: dict[str, Any], context: Context) -> dict[str, Any]:
+    def execute_sagemaker(self, plan: RunPlan, context: Context) -> dict[str, Any]:
         result: dict[str, list[str]] = {"stopped": [], "deleted_deployments": [], "pruned_models": []}
         failures: list[str] = []
-        names = self._job_names()
+        names = self._job_names(plan)
         try:
             platform = self._platform() if names else None
         except Exception as error:
@@ -581,14 +585,14 @@ class NovaTeardownOperator(_NovaShipOperator):
             break
         return stopped
 
-    def _delete_deployment(self, plan: dict[str, Any], context: Context) -> list[str]:
+    def _delete_deployment(self, plan: RunPlan, context: Context) -> list[str]:
         from nova_dpo_airflow.operators.bedrock_custom_model import (
             BedrockDeleteCustomModelDeploymentOperator,
             BedrockDeleteProvisionedThroughputOperator,
         )
 
         deployment = self.deployment or {}
-        if not deployment and not plan["ship"]["deploy"]:
+        if not deployment and not plan.ship.deploy:
             self.log.info("deploy is off for this run: no deployment to delete.")
             return []
         # Without the deploy step's result (it failed or was skipped), look for the name it would have used.
@@ -607,7 +611,7 @@ class NovaTeardownOperator(_NovaShipOperator):
         deleted = self._run_delegate(delegate, context)
         return [deployment.get("deployment_name") or smoke_deployment_name(plan)] if deleted else []
 
-    def _prune(self, plan: dict[str, Any], context: Context) -> list[str]:
+    def _prune(self, plan: RunPlan, context: Context) -> list[str]:
         from airflow.sdk import ObjectStoragePath
 
         from nova_dpo.pipeline import steps
@@ -617,10 +621,10 @@ class NovaTeardownOperator(_NovaShipOperator):
         # An unreadable champion record raises here, before anything is deleted.
         champion = steps.read_champion(plan, lambda uri: ObjectStoragePath(uri, conn_id=self.aws_conn_id))
         protect = [champion[key] for key in ("model_name", "model_id") if champion and champion.get(key)]
-        self.log.info("Champion of %s: %s.", plan["family"], protect[0] if protect else "none yet")
+        self.log.info("Champion of %s: %s.", plan.family, protect[0] if protect else "none yet")
         delegate = BedrockPruneCustomModelsOperator(
-            name_prefix=f"{MODEL_NAME_PREFIX}-{plan['family']}-",
-            keep=plan["ship"]["keep_models"],
+            name_prefix=f"{MODEL_NAME_PREFIX}-{plan.family}-",
+            keep=plan.ship.keep_models,
             protect=protect,
             **self._aws_arguments(),
         )

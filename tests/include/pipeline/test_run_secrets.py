@@ -6,23 +6,11 @@ Airflow connection the params can only name (``judge_conn_id``).
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
 from nova_dpo.pipeline.params import param_definitions
-from nova_dpo.pipeline.run import PlanError, resolve_run
-
-
-def plan(**changes):
-    params = {name: definition.get("default") for name, definition in param_definitions().items()}
-    params.update(changes)
-    return resolve_run(
-        params,
-        dag_id="nova_dpo_pipeline",
-        run_id="manual__1",
-        logical_date=dt.datetime(2026, 3, 1, tzinfo=dt.UTC),
-    )
+from nova_dpo.pipeline.run import PlanError
+from tests.include.pipeline.plans import plan_with
 
 
 def test_no_param_takes_a_judge_url():
@@ -37,30 +25,30 @@ def test_no_param_takes_a_judge_url():
         ({"judge_api_key_env": "AWS_SECRET_ACCESS_KEY"}, "Unknown local evaluation option"),
         ({"batch_size": 0}, "batch_size must be at least 1"),
         ({"batch_size": "many"}, "eval_local_options"),
-        ("batch_size=4", "must be an object"),
+        ("batch_size=4", "is not of type .object."),
     ],
 )
 def test_evaluation_options_that_could_leak_or_fail_later_are_refused(options, message):
     with pytest.raises(PlanError, match=message):
-        plan(eval_local_options=options)
+        plan_with(eval_local_options=options)
 
 
 def test_a_judge_connection_is_named_not_described():
-    evaluation = plan(judge_conn_id="nova_dpo_judge", judge_model="judge-1")["evaluation"]
+    evaluation = plan_with(judge_conn_id="nova_dpo_judge", judge_model="judge-1").evaluation
 
-    assert evaluation["judge_conn_id"] == "nova_dpo_judge"
-    assert "judge" not in evaluation["local_options"]
-    assert evaluation["local_options"]["judge_model"] == "judge-1"
-    assert plan()["evaluation"]["judge_conn_id"] is None
+    assert evaluation.judge_conn_id == "nova_dpo_judge"
+    assert "judge" not in evaluation.local_options
+    assert evaluation.local_options["judge_model"] == "judge-1"
+    assert plan_with().evaluation.judge_conn_id is None
 
 
 @pytest.mark.parametrize("conn_id", ["http://host/v1", "a b", 3])
 def test_a_judge_conn_id_must_be_a_connection_id(conn_id):
     with pytest.raises(PlanError, match="judge_conn_id"):
-        plan(judge_conn_id=conn_id)
+        plan_with(judge_conn_id=conn_id)
 
 
 def test_a_judge_connection_on_sagemaker_is_refused(monkeypatch):
     monkeypatch.setenv("NOVA_DPO_S3_ROOT", "s3://bucket/prefix")
     with pytest.raises(PlanError, match="local platform only"):
-        plan(platform="sagemaker", judge_conn_id="nova_dpo_judge")
+        plan_with(platform="sagemaker", judge_conn_id="nova_dpo_judge")
