@@ -1,5 +1,6 @@
 # Two entry points (see README.md): `make demo` runs the whole pipeline on the local platform,
-# `make test` runs the test suite. Both create .venv/ on first use.
+# `make test` runs the test suite (what CI runs). Both create .venv/ on first use. `make test-fast` skips the
+# tests marked `slow` (over ~5 s each), for daily work.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -11,7 +12,7 @@ export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONPATH := $(CURDIR)/include:$(CURDIR)/plugins
 
-.PHONY: install demo test lint format clean
+.PHONY: install demo test test-fast lint format clean
 
 $(STAMP): requirements.txt requirements-test.txt requirements-model.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +30,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

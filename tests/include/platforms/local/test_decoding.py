@@ -47,6 +47,7 @@ def generate_alone(generator: TextGenerator, prompt: list[int], max_new_tokens: 
     return output[0, len(prompt) :].tolist()
 
 
+@pytest.mark.slow
 def test_continuous_batching_equals_generate_one_prompt_at_a_time(
     generator: TextGenerator, caplog: pytest.LogCaptureFixture
 ):

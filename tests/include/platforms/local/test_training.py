@@ -150,6 +150,7 @@ def test_loraplus_optimizer_trains_b_at_lr_times_ratio(
 # ---------------------------------------------------------------------------------------------- training
 
 
+@pytest.mark.slow
 def test_a_training_step_changes_the_adapter_and_keeps_its_dropout(
     lora_training_config: dict[str, Any], tiny_model_dir: Path, train_jsonl: Path, tmp_path: Path
 ):
