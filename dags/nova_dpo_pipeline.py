@@ -69,7 +69,7 @@ def nova_dpo_pipeline() -> None:
     @task
     def resolve_run(params: dict, dag_run=None, logical_date=None) -> dict:
         """Validate the params and decide recipe, dataset version and names; bad params fail here."""
-        from airflow.exceptions import AirflowFailException
+        from airflow.sdk.exceptions import AirflowFailException
 
         from nova_dpo.pipeline.run import PlanError, resolve_run
 
@@ -83,7 +83,7 @@ def nova_dpo_pipeline() -> None:
     @task(outlets=[DATASET_ASSET])
     def prepare_dataset(plan: dict, logical_date=None, dag_run=None, outlet_events=None) -> dict:
         """Load, convert, validate and split the dataset version of this run's logical date."""
-        from airflow.exceptions import AirflowFailException
+        from airflow.sdk.exceptions import AirflowFailException
 
         from nova_dpo.data.validation import DataQualityError
         from nova_dpo.pipeline import steps
@@ -92,7 +92,8 @@ def nova_dpo_pipeline() -> None:
         workspace = storage_root("local", None)
         try:
             dataset = steps.prepare(_plan(plan), workspace, logical_date or dag_run.run_after)
-        except (DataQualityError, FileNotFoundError) as err:
+        except (DataQualityError, FileNotFoundError, ValueError) as err:
+            # Bad or missing data, an unreachable source: a retry would hold the run's only slot for nothing.
             raise AirflowFailException(str(err)) from err
         outlet_events[DATASET_ASSET].extra = {
             "version": dataset["version"],
@@ -260,7 +261,7 @@ def _approval_task():
         subject="Ship the DPO-tuned model?",
         body="The metric gate passed. The report is in the run's folder (see the metric_gate log).",
         defaults="Reject",
-        execution_timeout=dt.timedelta(days=3),
+        response_timeout=dt.timedelta(days=3),
     )
 
 

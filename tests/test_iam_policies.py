@@ -295,7 +295,7 @@ def job_requests(plan, dataset_files) -> list[Any]:
             validation_uri=dataset_files["validation.jsonl"],
         )
     ]
-    eval_set = {"uri": f"{plan.storage.run_uri}/eval/gen_qa.jsonl", "sha256": "0" * 64}
+    eval_set = {"uri": plan.storage.under_root(f"eval-sets/{'0' * 16}/gen_qa.jsonl"), "sha256": "0" * 64}
     training = {"outputs": {"checkpoint_uri": ESCROW_CHECKPOINT}}
     targets = steps.evaluation_targets(plan, training, eval_set, {"uri": plan.training.base_model})
     for target in targets:
@@ -305,7 +305,7 @@ def job_requests(plan, dataset_files) -> list[Any]:
                 job_name=target["job_name"],
                 training_recipe=plan.evaluation.gen_qa,
                 role=plan.training.role_arn,
-                output_path=output_path,
+                output_path=target.get("output_path", output_path),
                 data_uri=target["data_uri"],
                 model_name_or_path=model,
             )
@@ -519,7 +519,7 @@ def test_airflow_role_reads_and_writes_the_storage_root(plan, dataset_files, job
     assert all(uri.startswith(plan.storage.run_uri + "/") for uri in published)
     written = [
         *dataset_files.values(),
-        f"{plan.storage.run_uri}/eval/gen_qa.jsonl",
+        plan.storage.under_root(f"eval-sets/{'0' * 16}/gen_qa.jsonl"),
         f"{plan.storage.run_uri}/report/report.md",
         *published,
         *(request.upload.s3_uri for request in job_requests),

@@ -33,6 +33,7 @@ import yaml
 from botocore.stub import ANY, Stubber
 
 from nova_dpo.data.synthesize import write_synthetic
+from nova_dpo.pipeline.params import DEFAULT_GATE
 
 REPO = Path(__file__).resolve().parents[2]
 SNAPSHOTS = (dt.date(2026, 1, 5), dt.date(2026, 1, 12))
@@ -544,3 +545,39 @@ def test_a_run_that_passes_the_gate_ships_to_bedrock_and_one_that_fails_is_rejec
     ours = [job for job in jobs if job["TrainingJobName"] in fake.jobs]
     assert len(ours) == 8
     assert all(job["TrainingJobStatus"] != "InProgress" for job in ours), ours
+
+    # A retrain after the reject, with another recipe: the champion's evaluation on the same prompts is the
+    # job the rejected run left (same name, data and output), so it is reused, not submitted again, and not
+    # refused as a conflict.
+    baseline_jobs = {name for name, task in fake.jobs.items() if "baseline" in name}
+    expect_rejection(bedrock)
+    retrained = pipeline.test(
+        logical_date=CREATED + dt.timedelta(days=8), run_conf=conf(aws, gate=strict, learning_rate=3e-5)
+    )
+    third = states(retrained)
+    assert str(retrained.state) == "success", third
+    assert third["reject"] == "success", third
+    bedrock.assert_no_pending_responses()
+    assert len(fake.jobs) == 11, "train, the candidate's gen_qa and the judge; the baseline's is reused"
+    assert {name for name in fake.jobs if "baseline" in name} == baseline_jobs
+    assert handed_baseline(rejected) == handed_baseline(retrained)
+
+    # A week later, the same data and the first run's recipe: already shipped, nothing runs. (The params the
+    # earlier runs changed are given again: in-process dag.test leaves a run's conf in the DAG's Param
+    # objects, which a scheduler's fresh task processes never see.)
+    expect_rejection(bedrock)
+    first_conf = conf(aws, learning_rate=None, gate=DEFAULT_GATE)
+    again = pipeline.test(logical_date=CREATED + dt.timedelta(days=14), run_conf=first_conf)
+    fourth = states(again)
+    assert str(again.state) == "success", fourth
+    assert fourth["skip_if_done"] == "success"
+    for task_id in ("train_dpo", "evaluate.generate", "metric_gate", "import_model", "publish", "reject"):
+        assert fourth[task_id] == "skipped", (task_id, fourth)
+    assert fourth["teardown"] == "success"
+    bedrock.assert_no_pending_responses()
+    assert len(fake.jobs) == 11
+
+
+def handed_baseline(run) -> str:
+    """The name of the baseline's gen_qa job a run's generate task attached to."""
+    return job_xcoms(run)["evaluate.generate[1]"]["job_name"]

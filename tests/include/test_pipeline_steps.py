@@ -24,12 +24,16 @@ RUN_NAME = "nova-micro-byod-eval-job"
 WORSE = "I'm sorry, I can't help with that."
 
 
-def plan_for(platform: str, storage_root: str, tmp_path: Path) -> dict[str, Any]:
+def params_for(platform: str, storage_root: str, tmp_path: Path) -> dict[str, Any]:
     params = {name: definition.get("default") for name, definition in param_definitions().items()}
     params.update(platform=platform, storage_root=storage_root, dataset_source=str(tmp_path / "source"))
     params["gate"] = {"min_relative_gain": {"f1_score": 0.05}, "require_judge_win": True}
+    return params
+
+
+def plan_for(platform: str, storage_root: str, tmp_path: Path) -> RunPlan:
     return resolve_run(
-        params,
+        params_for(platform, storage_root, tmp_path),
         dag_id="nova_dpo_pipeline",
         run_id="manual__2026-01-13T00:00:00+00:00",
         logical_date=dt.datetime(2026, 1, 13, tzinfo=dt.UTC),
@@ -64,13 +68,51 @@ def test_the_local_training_output_is_read_in_its_job_folder():
 
 def test_the_generate_jobs_place_their_results_under_the_run(tmp_path):
     plan = plan_for("sagemaker", "s3://bucket/nova-dpo", tmp_path)
-    eval_set = {"uri": f"{plan.storage.run_uri}/eval/gen_qa.jsonl", "sha256": "0" * 64}
+    eval_set = {"uri": plan.storage.under_root(f"eval-sets/{'0' * 16}/gen_qa.jsonl"), "sha256": "0" * 64}
     training = {"outputs": {"checkpoint_uri": "s3://customer-escrow-1-smtj-a/job"}}
 
     candidate, baseline = steps.evaluation_targets(plan, training, eval_set, {"uri": "nova-micro/prod"})
 
     assert candidate["results_dir"] == f"{plan.storage.run_uri}/generate/candidate"
     assert baseline["results_dir"] == f"{plan.storage.run_uri}/generate/baseline"
+
+
+def test_runs_that_evaluate_the_same_baseline_share_its_job_and_a_new_champion_gets_a_new_one(tmp_path):
+    """A retrain after a reject (another recipe, another run) submits the very baseline job of the first run:
+    same name, data and output location. Before, the data and output were per run, and SageMaker refused the
+    second submit (JobConflictError)."""
+    first = plan_for("sagemaker", "s3://bucket/nova-dpo", tmp_path)
+    retrain = resolve_run(
+        {**params_for("sagemaker", "s3://bucket/nova-dpo", tmp_path), "learning_rate": 2e-5},
+        dag_id="nova_dpo_pipeline",
+        run_id="manual__2026-01-20T00:00:00+00:00",
+        logical_date=dt.datetime(2026, 1, 20, tzinfo=dt.UTC),
+    )
+    eval_set = {"uri": first.storage.under_root(f"eval-sets/{'1' * 16}/gen_qa.jsonl"), "sha256": "1" * 64}
+    training = {"outputs": {"checkpoint_uri": "s3://customer-escrow-1-smtj-a/job"}}
+    base = {"uri": "nova-micro/prod"}
+
+    _, before = steps.evaluation_targets(first, training, eval_set, base)
+    _, after = steps.evaluation_targets(retrain, training, eval_set, base)
+    _, champion = steps.evaluation_targets(retrain, training, eval_set, {"uri": "s3://escrow/champion"})
+
+    shared = ("job_name", "model_uri", "data_uri", "output_path")
+    assert {key: before[key] for key in shared} == {key: after[key] for key in shared}
+    assert before["output_path"] == "s3://bucket/nova-dpo/baselines/jobs"
+    assert before["results_dir"] != after["results_dir"], "each run reads the results in its own folder"
+    assert champion["job_name"] != after["job_name"]
+
+
+def test_the_evaluation_set_is_content_addressed_and_written_once(tmp_path):
+    plan = plan_for("local", str(tmp_path / "home"), tmp_path)
+    source = tmp_path / "gen_qa.jsonl"
+    source.write_text(json.dumps({"query": "q", "response": "r"}) + "\n")
+
+    first = steps.evaluation_set(plan, {"files": {"gen_qa.jsonl": str(source)}})
+    again = steps.evaluation_set(plan, {"files": {"gen_qa.jsonl": str(source)}})
+
+    assert first == again
+    assert first["uri"] == plan.storage.under_root(f"eval-sets/{first['sha256'][:16]}/gen_qa.jsonl")
 
 
 # ------------------------------------------------------------------------------- reading them from S3

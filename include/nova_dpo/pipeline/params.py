@@ -13,6 +13,10 @@ from typing import Any
 from nova_dpo.gate_rules import GateRules
 
 FORM_RECIPE = "nova_micro_1_0_p5_p4d_gpu_lora_dpo"
+#: The deployment's settings that scheduled runs (which take every default) train with.
+PLATFORM_ENV = "NOVA_DPO_PLATFORM"
+DATASET_SOURCE_ENV = "NOVA_DPO_DATASET_SOURCE"
+DEFAULT_DATASET_SOURCE = "nvidia/When2Call"
 PLATFORMS = ("local", "sagemaker")
 FAMILIES = ("micro", "lite", "pro")
 TECHNIQUES = ("lora", "full")
@@ -69,7 +73,7 @@ def _recipe_fields() -> dict[str, dict[str, Any]]:
 
 def param_definitions() -> dict[str, dict[str, Any]]:
     """Every param as keyword arguments for ``airflow.sdk.Param`` (``default`` plus JSON-schema keywords)."""
-    default_platform = os.environ.get("NOVA_DPO_PLATFORM", "local")
+    default_platform = os.environ.get(PLATFORM_ENV, "local")
     return {
         "platform": {
             "default": default_platform if default_platform in PLATFORMS else "local",
@@ -139,10 +143,11 @@ def param_definitions() -> dict[str, dict[str, Any]]:
             "section": SECTION_RECIPE,
         },
         "dataset_source": {
-            "default": "nvidia/When2Call",
+            "default": os.environ.get(DATASET_SOURCE_ENV) or DEFAULT_DATASET_SOURCE,
             "type": "string",
             "minLength": 1,
-            "description": "Hugging Face Hub id, local folder/file, or s3:// URI in the When2Call `train_pref` schema.",
+            "description": "Hugging Face Hub id, local folder/file, or s3:// URI in the When2Call `train_pref` "
+            f"schema. Default: env `{DATASET_SOURCE_ENV}`, else `{DEFAULT_DATASET_SOURCE}`.",
             "section": SECTION_DATA,
         },
         "dataset_revision": {

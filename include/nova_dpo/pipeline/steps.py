@@ -127,7 +127,12 @@ def already_shipped(plan: RunPlan, dataset: dict[str, Any], path_factory: Any = 
 
 
 def evaluation_set(plan: RunPlan, dataset: dict[str, Any], path_factory: Any = None) -> dict[str, Any]:
-    """The run's gen_qa set (the test split, capped at ``max_eval_rows``) and its hash."""
+    """The run's gen_qa set (the test split, capped at ``max_eval_rows``) and its hash.
+
+    The file is content-addressed (``{root}/eval-sets/{sha16}/gen_qa.jsonl``), written once and never
+    changed: every run that evaluates on the same prompts names the same file, so a baseline job that read it
+    for an earlier run is the job this run would submit (see :func:`evaluation_targets`).
+    """
     rows = _read_jsonl(_path(dataset["files"]["gen_qa.jsonl"], path_factory))
     limit = plan.evaluation.max_eval_rows
     if limit:
@@ -136,10 +141,11 @@ def evaluation_set(plan: RunPlan, dataset: dict[str, Any], path_factory: Any = N
         raise ValueError("the test split is empty: raise the test share of split_ratios or add data")
     body = "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
     sha = hashlib.sha256(body.encode()).hexdigest()
-    uri = plan.storage.under_run("eval/gen_qa.jsonl")
+    uri = plan.storage.under_root(f"eval-sets/{sha[:16]}/gen_qa.jsonl")
     target = _path(uri, path_factory)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(body)
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(body)
     return {"uri": uri, "sha256": sha, "rows": len(rows)}
 
 
@@ -152,11 +158,20 @@ def evaluation_targets(
     root, where the operator places (on SageMaker: publishes) the results the ``gen_qa`` and ``judge_pairs``
     tasks read.
 
-    The baseline's job name is derived from (model, evaluation set, generation settings) only, so a later run
-    that evaluates the same baseline on the same set attaches to the finished job instead of paying again.
+    The baseline's job is the same for every run that evaluates the same baseline on the same set with the
+    same recipe and options: its name is derived from those only, and so are its data (the content-addressed
+    evaluation set) and its output location (``{root}/baselines/jobs``, not the run's folder). A later run
+    (a retrain after a reject, say) attaches to the finished job instead of paying again, and a new champion
+    is a new baseline, evaluated anew.
     """
     settings = json.dumps(
-        [baseline_model["uri"], eval_set["sha256"], plan.evaluation.max_new_tokens], sort_keys=True
+        [
+            baseline_model["uri"],
+            eval_set["sha256"],
+            plan.evaluation.gen_qa.sha256,
+            plan.evaluation.local_options,
+        ],
+        sort_keys=True,
     )
     baseline_key = hashlib.sha256(settings.encode()).hexdigest()[:16]
     candidate_uri = training["outputs"]["checkpoint_uri"]
@@ -172,6 +187,7 @@ def evaluation_targets(
             "model_uri": baseline_model["uri"],
             "data_uri": eval_set["uri"],
             "results_dir": plan.storage.job_results[BASELINE],
+            "output_path": plan.storage.under_root("baselines/jobs"),
         },
     ]
 

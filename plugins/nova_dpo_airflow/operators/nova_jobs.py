@@ -766,7 +766,8 @@ class NovaEvaluationOperator(NovaJobBaseOperator):
         self.model_uri = model_uri
         self.judge_conn_id = judge_conn_id
 
-    plan_defaults: ClassVar[tuple[str, ...]] = ("job_name", "results_dir", "model_uri")
+    # A baseline's gen_qa job writes where every run that shares it finds it, not under this run.
+    plan_defaults: ClassVar[tuple[str, ...]] = ("job_name", "results_dir", "model_uri", "output_path")
 
     def plan_arguments(self, plan: RunPlan) -> dict[str, Any]:
         arguments = {**super().plan_arguments(plan), "local_options": plan.evaluation.local_options}

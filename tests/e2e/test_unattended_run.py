@@ -1,0 +1,45 @@
+"""A scheduled run takes every param's default: what it trains on comes from the deployment's settings, and
+when those name data that cannot be read the run fails once, with the reason, instead of retrying."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import pytest
+
+from nova_dpo.pipeline import params
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_deployment_names_what_scheduled_runs_train_on(monkeypatch, tmp_path):
+    monkeypatch.setenv("NOVA_DPO_PLATFORM", "sagemaker")
+    monkeypatch.setenv("NOVA_DPO_DATASET_SOURCE", "s3://team-bucket/when2call/")
+
+    defaults = {name: definition["default"] for name, definition in params.param_definitions().items()}
+
+    assert defaults["platform"] == "sagemaker"
+    assert defaults["dataset_source"] == "s3://team-bucket/when2call/"
+    monkeypatch.delenv("NOVA_DPO_DATASET_SOURCE")
+    assert params.param_definitions()["dataset_source"]["default"] == "nvidia/When2Call"
+
+
+def test_an_unreadable_default_source_fails_the_run_once_and_tears_down(
+    pipeline, tmp_path, monkeypatch, caplog
+):
+    """The default source is the Hub, which an offline deployment cannot reach: the data stage fails at its
+    first try (data and config errors are final), the run ends failed, teardown runs."""
+    monkeypatch.setenv("NOVA_DPO_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    with caplog.at_level(logging.ERROR):
+        run = pipeline.test(logical_date=dt.datetime(2026, 1, 18, tzinfo=dt.UTC))
+
+    tries = {ti.task_id: (str(ti.state), ti.try_number) for ti in run.get_task_instances()}
+    assert str(run.state) == "failed", tries
+    assert tries["resolve_run"] == ("success", 1)
+    assert tries["prepare_dataset"] == ("failed", 1), "a data error is not retried"
+    assert tries["teardown"][0] == "success"
+    assert pipeline.get_task("prepare_dataset").retries == 2, "other errors still are"
+    assert "cannot list the commits of nvidia/When2Call" in caplog.text
