@@ -541,8 +541,23 @@ class TestSageMakerTraining:
 
         operator.on_kill()
 
-    def test_on_kill_before_anything_was_submitted_does_nothing(self, aws):
-        training_operator().on_kill()
+    def test_on_kill_before_anything_was_submitted_does_nothing(self, aws, capsys):
+        sagemaker, _, _ = aws
+        requested: list[str] = []
+
+        def record(model, **_):
+            requested.append(model.name)
+
+        # Every SageMaker operation the client is asked for, recorded before the Stubber would refuse it.
+        sagemaker.meta.events.register("provide-client-params.sagemaker", record)
+        try:
+            training_operator().on_kill()
+        finally:
+            sagemaker.meta.events.unregister("provide-client-params.sagemaker", record)
+
+        assert requested == []
+        # The operator's log (structlog, to stdout under the Task SDK).
+        assert "No Nova training job was submitted; nothing to stop." in capsys.readouterr().out
 
     def test_a_bad_override_fails_before_any_aws_call(self, aws, creates):
         _, _, s3 = aws
@@ -826,8 +841,16 @@ class TestLocalTraining:
         assert isinstance(raised[0], AirflowException)
         assert "is Stopped: it was stopped" in str(raised[0])
 
-    def test_on_kill_before_anything_was_submitted_does_nothing(self, sleeping, home):
+    def test_on_kill_before_anything_was_submitted_does_nothing(self, sleeping, home, capsys):
+        # A job of the name this task would use, started by an earlier try: a task that submitted nothing
+        # must leave it running.
+        local_training(home, local_options={"seconds": 60}, wait_for_completion=False).execute(make_context())
+        capsys.readouterr()
+
         local_training(home).on_kill()
+
+        assert sleeping.describe(sleeping.ref(TRAIN_JOB)).status is JobStatus.IN_PROGRESS
+        assert "No Nova training job was submitted; nothing to stop." in capsys.readouterr().out
 
     def test_a_bad_override_fails_before_a_job_starts(self, sleeping, home):
         operator = local_training(home, recipe_overrides={"training_config": {"trainer": {"max_epochs": 99}}})
