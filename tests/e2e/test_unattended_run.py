@@ -43,3 +43,34 @@ def test_an_unreadable_default_source_fails_the_run_once_and_tears_down(
     assert tries["teardown"][0] == "success"
     assert pipeline.get_task("prepare_dataset").retries == 2, "other errors still are"
     assert "cannot list the commits of nvidia/When2Call" in caplog.text
+
+
+def test_a_run_whose_training_fails_ends_failed_with_the_reason_and_tears_down(
+    pipeline, tmp_path, monkeypatch, caplog
+):
+    from nova_dpo.data.synthesize import write_synthetic
+
+    monkeypatch.setenv("NOVA_DPO_HOME", str(tmp_path / "home"))
+    write_synthetic(tmp_path / "source", 48, seed=5, snapshots=(dt.date(2026, 1, 5),))
+    missing_model = str(tmp_path / "no-such-model")
+    conf = {
+        "platform": "local",
+        "storage_root": str(tmp_path / "home"),
+        "dataset_source": str(tmp_path / "source"),
+        "base_model": missing_model,
+        "global_batch_size": 16,
+        "local_options": {"max_steps": 1, "max_rows": 16, "lora_rank": 4},
+    }
+    train = pipeline.get_task("train_dpo")
+    monkeypatch.setattr(train, "retries", 0)
+
+    with caplog.at_level(logging.ERROR):
+        run = pipeline.test(logical_date=dt.datetime(2026, 1, 6, tzinfo=dt.UTC), run_conf=conf)
+
+    tries = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    assert str(run.state) == "failed", tries
+    assert tries["train_dpo"] == "failed"
+    for task_id in ("metric_gate", "publish", "reject"):
+        assert tries[task_id] == "upstream_failed", (task_id, tries)
+    assert tries["teardown"] == "success"
+    assert f"Base model folder {missing_model} does not exist" in caplog.text, "the job's reason in the log"

@@ -103,6 +103,43 @@ def test_runs_that_evaluate_the_same_baseline_share_its_job_and_a_new_champion_g
     assert champion["job_name"] != after["job_name"]
 
 
+def test_on_the_local_platform_a_shared_baseline_is_one_job_definition(tmp_path):
+    """The local runner attaches to a job whose kind and spec are the ones submitted: two runs evaluating the
+    same baseline on the same set submit the same definition under the same name."""
+    from nova_dpo.platforms.base import EvaluationJob
+    from nova_dpo.platforms.local.platform import LocalPlatform
+
+    params = params_for("local", str(tmp_path / "home"), tmp_path)
+    runs = [
+        resolve_run(
+            {**params, "learning_rate": learning_rate},
+            dag_id="nova_dpo_pipeline",
+            run_id=f"manual__{day}",
+            logical_date=dt.datetime(2026, 1, day, tzinfo=dt.UTC),
+        )
+        for day, learning_rate in ((13, None), (20, 2e-5))
+    ]
+    eval_set = {"uri": runs[0].storage.under_root(f"eval-sets/{'2' * 16}/gen_qa.jsonl"), "sha256": "2" * 64}
+    training = {"outputs": {"checkpoint_uri": str(tmp_path / "checkpoint")}}
+    platform = LocalPlatform(tmp_path / "home")
+
+    definitions = []
+    for plan in runs:
+        _, baseline = steps.evaluation_targets(plan, training, eval_set, {"uri": "smollm2-135m-instruct"})
+        job = EvaluationJob(
+            name=baseline["job_name"],
+            recipe=plan.evaluation.gen_qa.config,
+            task="gen_qa",
+            data_uri=baseline["data_uri"],
+            model_uri=baseline["model_uri"],
+            output_uri="",
+            local=plan.evaluation.local_options,
+        )
+        definitions.append((job.name, platform.job_definition(job)))
+
+    assert definitions[0] == definitions[1]
+
+
 def test_the_evaluation_set_is_content_addressed_and_written_once(tmp_path):
     plan = plan_for("local", str(tmp_path / "home"), tmp_path)
     source = tmp_path / "gen_qa.jsonl"

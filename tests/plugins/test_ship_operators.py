@@ -251,7 +251,9 @@ class TestLocal:
 
         imported = op.execute({})
 
-        assert LocalModelStore(plan["storage"]["root"]).get_model(imported["model_id"]).metrics == {"rouge1": 0.4}
+        assert LocalModelStore(plan["storage"]["root"]).get_model(imported["model_id"]).metrics == {
+            "rouge1": 0.4
+        }
 
     def test_deploy_then_teardown_removes_the_deployment(self, tmp_path, checkpoint):
         plan = make_plan("local", str(tmp_path / "home"))
@@ -348,6 +350,28 @@ class TestImportOnSageMaker:
             )
 
         assert self.operator(s3_plan, deferrable=False).execute({}) == self.expected(s3_plan)
+
+    def test_a_retry_after_the_gate_imports_nothing_twice(self, bedrock, s3_plan):
+        """The import task retried (or cleared) after its model was created attaches to it: no second
+        CreateCustomModel (the Stubber fails on any call not listed)."""
+        bedrock.add_response(
+            "get_custom_model",
+            {
+                "modelArn": MODEL_ARN,
+                "modelName": s3_plan["ship"]["model_name"],
+                "creationTime": CREATED,
+                "modelStatus": "Active",
+            },
+            {"modelIdentifier": s3_plan["ship"]["model_name"]},
+        )
+        bedrock.add_response(
+            "list_tags_for_resource",
+            {"tags": [{"key": SOURCE_TAG_KEY, "value": hashlib.sha256(ESCROW_URI.encode()).hexdigest()}]},
+            {"resourceARN": MODEL_ARN},
+        )
+
+        assert self.operator(s3_plan, deferrable=False).execute({}) == self.expected(s3_plan)
+        bedrock.assert_no_pending_responses()
 
     def test_defers_with_the_bedrock_trigger_and_resumes(self, bedrock, s3_plan):
         self.expect_create(bedrock, s3_plan)
