@@ -309,26 +309,38 @@ def _slot_holder(jobs_root: Path, hold_seconds: float) -> subprocess.Popen[bytes
     return holder
 
 
-def test_a_compute_job_waits_for_the_slot_another_process_holds(tmp_path: Path):
+def _end_holder_at_wait(
+    monkeypatch: pytest.MonkeyPatch, holder: subprocess.Popen[bytes], wait: int, events: list[str]
+) -> None:
+    """Record each wait of the slot poll instead of sleeping; at the ``wait``-th, kill ``holder``."""
+
+    def poll_wait(_seconds: float) -> None:
+        events.append("wait")
+        if events.count("wait") == wait:
+            holder.kill()
+            holder.wait()
+            events.append("holder ended")
+        elif events.count("wait") > wait + 100:
+            raise AssertionError("no slot 100 tries after its holder ended")
+
+    # time.sleep of the whole process; only the slot poll sleeps while it is patched.
+    monkeypatch.setattr(worker.time, "sleep", poll_wait)
+
+
+def test_a_compute_job_waits_for_the_slot_another_process_holds(tmp_path: Path, monkeypatch):
     holder = _slot_holder(tmp_path, hold_seconds=60)
-    reported: list[dict] = []
+    events: list[str] = []
+    _end_holder_at_wait(monkeypatch, holder, wait=3, events=events)
     try:
-        started = time.monotonic()
-        # While the holder lives, no slot: the waiter says so once and keeps waiting (until the alarm).
-        signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(TimeoutError()))
-        signal.setitimer(signal.ITIMER_REAL, 1.5)
-        with pytest.raises(TimeoutError):
-            worker.acquire_compute_slot(tmp_path, reported.append)
-        assert time.monotonic() - started >= 1.4
-        assert reported == [{"phase": "waiting for a compute slot"}]
+        fd = worker.acquire_compute_slot(tmp_path, lambda progress: events.append(progress["phase"]))
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
         holder.kill()
         holder.wait()
-    # A killed holder frees its slot: the kernel drops the lock with the process.
-    fd = worker.acquire_compute_slot(tmp_path, reported.append)
     os.close(fd)
+
+    # While the holder lives, every try fails and the waiter keeps waiting, saying so once; a killed holder
+    # frees its slot (the kernel drops the lock with the process) and the next try takes it.
+    assert events == ["waiting for a compute slot", "wait", "wait", "wait", "holder ended"]
 
 
 def test_more_slots_let_compute_jobs_run_side_by_side(tmp_path: Path, monkeypatch):
@@ -354,13 +366,11 @@ def test_compute_jobs_queue_for_a_slot_and_others_do_not(tmp_path: Path, monkeyp
     job_dir = tmp_path / "jobs" / "queued"
     job_dir.mkdir(parents=True)
     (job_dir / worker.JOB_FILE).write_text(json.dumps({"name": "queued", "kind": kind, "spec": {}}))
-    ran_at: list[float] = []
-    monkeypatch.setattr(
-        worker, "load_job_function", lambda _kind: lambda *_: ran_at.append(time.monotonic()) or {}
-    )
-    holder = _slot_holder(tmp_path / "jobs", hold_seconds=1.5)
+    events: list[str] = []
+    monkeypatch.setattr(worker, "load_job_function", lambda _kind: lambda *_: events.append("job ran") or {})
+    holder = _slot_holder(tmp_path / "jobs", hold_seconds=60)
+    _end_holder_at_wait(monkeypatch, holder, wait=1, events=events)
     handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGALRM)}
-    started = time.monotonic()
     try:
         assert worker.run(job_dir) == 0  # in this process: run() installs the job's signal handlers here
     finally:
@@ -368,7 +378,9 @@ def test_compute_jobs_queue_for_a_slot_and_others_do_not(tmp_path: Path, monkeyp
             signal.signal(signum, handler)
         holder.kill()
         holder.wait()
-    assert (ran_at[0] - started >= 1.0) is waits
+
+    # A compute job runs only once the slot's holder has ended; any other job runs at once.
+    assert events == (["wait", "holder ended", "job ran"] if waits else ["job ran"])
     assert status_file(LocalJobRunner(tmp_path), "queued")["status"] == JobStatus.COMPLETED.value
 
 

@@ -4,13 +4,13 @@ here) and the bundled local model (the tiny random model stands in for it)."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
 
 from nova_dpo.cli import main
 from nova_dpo.evaluation.results import LLM_JUDGE_TASK, read_results
+from nova_dpo.platforms.local import judging
 from nova_dpo.platforms.local.credentials import JUDGE_API_KEY_ENV
 from nova_dpo.platforms.local.generation import LocalEvaluationOptions, TextGenerator, run_evaluation_job
 from nova_dpo.platforms.local.judging import (
@@ -88,17 +88,20 @@ def test_server_errors_are_counted_as_inference_errors_after_retries(judge_serve
     assert len(broken) == 4, "two passes, each tried twice"
 
 
-def test_a_busy_server_is_retried_after_the_wait_it_asks_for(judge_server: JudgeServer):
+def test_a_busy_server_is_retried_after_the_wait_it_asks_for(judge_server: JudgeServer, monkeypatch):
     busy = [{"prompt": "BUSY question", "response_A": "baseline answer", "response_B": "candidate answer"}]
-    # A long backoff that Retry-After: 0 overrides; were it ignored, the test would take 20 s.
+    waits: list[float] = []
+    # The judge's waits between tries, recorded instead of slept (time.sleep of the whole process; nothing
+    # else in this test sleeps).
+    monkeypatch.setattr(judging.time, "sleep", waits.append)
+    # A backoff of 10 s that the server's Retry-After: 0 overrides.
     judge = EndpointJudge(judge_server.url, model="judge-1", retries=1, retry_backoff_s=10)
-    started = time.monotonic()
     [outcome] = judge_with(judge, busy)
     judge.close()
 
     assert (outcome.forward, outcome.backward) == ("B", "A")
     assert len(judge_server.requests) == 4, "each pass tried twice"
-    assert time.monotonic() - started < 5
+    assert waits == [0.0, 0.0], "one wait per pass, as long as Retry-After asked"
 
 
 def test_a_judge_that_never_answers_fails_the_run():
