@@ -22,11 +22,9 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from nova_dpo.data.nova_format import system_prompt
+from nova_dpo.evaluation.smoke_test import SMOKE_TEST_INFERENCE_CONFIG, SMOKE_TEST_QUESTION, SMOKE_TEST_TOOL
 from nova_dpo_airflow.hooks.bedrock_custom_model import BedrockCustomModelHook
 from nova_dpo_airflow.operators.bedrock_custom_model import (
-    SMOKE_TEST_INFERENCE_CONFIG,
-    SMOKE_TEST_QUESTION,
-    SMOKE_TEST_TOOL,
     SOURCE_TAG_KEY,
     BedrockConverseSmokeTestOperator,
     BedrockCreateCustomModelDeploymentOperator,

@@ -351,35 +351,29 @@ def deploy_local(plan: RunPlan, imported: dict[str, Any]) -> dict[str, Any]:
     return {"deployment_name": deployment.name, "status": str(deployment.status)}
 
 
-SMOKE_TOOL = {
-    "name": "get_current_weather",
-    "description": "Get the current weather in a city.",
-    "parameters": {
-        "type": "dict",
-        "properties": {"city": {"type": "string", "description": "The city name"}},
-        "required": ["city"],
-    },
-}
-
-
 def smoke_test_local(plan: RunPlan, deployment: dict[str, Any]) -> dict[str, Any]:
-    """Ask the deployed model a question that needs a tool; its answer must be a parseable call."""
-    from nova_dpo.data.nova_format import system_prompt
-    from nova_dpo.toolcalls import parse_nova_toolcalls
-
-    response = local_store(plan).invoke(
-        deployment["deployment_name"],
-        [{"role": "user", "content": [{"text": "What is the weather like in Paris right now?"}]}],
-        system=[{"text": system_prompt((json.dumps(SMOKE_TOOL),))}],
-        inference_config={"maxTokens": 64, "temperature": 0},
+    """The smoke test Bedrock deployments get (:mod:`nova_dpo.evaluation.smoke_test`), asked of the local
+    deployment: the answer must call the offered tool."""
+    from nova_dpo.evaluation.smoke_test import (
+        SmokeTestFailed,
+        answer_text,
+        check_tool_call,
+        smoke_test_request,
     )
-    answer = response["output"]["message"]["content"][0]["text"]
-    calls = parse_nova_toolcalls(answer)
-    passed = bool(calls) and calls[0]["name"] == SMOKE_TOOL["name"]
-    log.info("smoke test %s: %r", "passed" if passed else "FAILED", answer)
-    if not passed:
-        raise ValueError(f"the deployed model did not answer with a {SMOKE_TOOL['name']} call: {answer!r}")
-    return {"passed": True, "answer": answer}
+
+    name = deployment["deployment_name"]
+    request = smoke_test_request()
+    response = local_store(plan).invoke(
+        name, request["messages"], system=request["system"], inference_config=request["inferenceConfig"]
+    )
+    answer = answer_text(response)
+    try:
+        calls = check_tool_call(response, request, name)
+    except SmokeTestFailed:
+        log.error("smoke test FAILED: %r", answer)
+        raise
+    log.info("smoke test passed: %r", answer)
+    return {"passed": True, "answer": answer, "tool_calls": calls}
 
 
 # --- publish / reject / teardown --------------------------------------------------------------------------

@@ -14,7 +14,6 @@ after a lost response cannot create a second model or deployment.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import time
 from collections.abc import Sequence
@@ -29,8 +28,14 @@ from airflow.providers.amazon.aws.utils.waiter_with_logging import wait
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
 from botocore.exceptions import ClientError
 
-from nova_dpo.data.nova_format import system_prompt
-from nova_dpo.toolcalls import parse_nova_toolcalls
+from nova_dpo.evaluation.smoke_test import (
+    SmokeTestFailed,
+    answer_text,
+    check_tool_call,
+    offered_tools,
+    smoke_test_request,
+    tool_calls,
+)
 from nova_dpo_airflow.hooks.bedrock_custom_model import BedrockCustomModelHook, is_not_found
 from nova_dpo_airflow.triggers.bedrock_custom_model import (
     BedrockCustomModelActiveTrigger,
@@ -48,22 +53,6 @@ _CLIENT_REQUEST_TOKEN = re.compile(r"[a-zA-Z0-9]([-a-zA-Z0-9]{0,254}[a-zA-Z0-9])
 
 #: Tag recording which checkpoint a model was imported from, so a retry never adopts a namesake.
 SOURCE_TAG_KEY = "nova-dpo:source-sha256"
-
-SMOKE_TEST_TOOL: dict[str, Any] = {
-    "name": "get_current_weather",
-    "description": "Get the current weather in a given city.",
-    "parameters": {
-        "type": "object",
-        "properties": {
-            "city": {"type": "string", "description": "The city name, e.g. Paris"},
-            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-        },
-        "required": ["city"],
-    },
-}
-SMOKE_TEST_QUESTION = "What is the weather like in Paris right now? Answer in celsius."
-SMOKE_TEST_INFERENCE_CONFIG: dict[str, Any] = {"maxTokens": 512, "temperature": 0.0}
-_TOOLS_BLOCK = re.compile(r"<tools>(.*?)</tools>", re.DOTALL)
 
 
 def client_request_token(kind: str, *parts: str) -> str:
@@ -531,12 +520,9 @@ class BedrockConverseSmokeTestOperator(AwsBaseOperator[BedrockRuntimeHook]):
     def execute(self, context: Context) -> dict[str, Any]:
         if not self.model_id:
             raise ValueError("model_id is required: the deployment or provisioned throughput ARN to call.")
-        system = self._system_blocks()
-        request: dict[str, Any] = {
+        request = {
             "modelId": self.model_id,
-            "messages": self._messages(),
-            "system": system,
-            "inferenceConfig": self.inference_config or SMOKE_TEST_INFERENCE_CONFIG,
+            **smoke_test_request(self.prompt_messages, self.system, self.inference_config),
         }
         if self.tool_config:
             request["toolConfig"] = self.tool_config
@@ -546,60 +532,25 @@ class BedrockConverseSmokeTestOperator(AwsBaseOperator[BedrockRuntimeHook]):
         latency_ms = response.get("metrics", {}).get("latencyMs") or round(
             (time.monotonic() - started) * 1000
         )
-        content = response["output"]["message"]["content"]
-        answer = "\n".join(block["text"] for block in content if "text" in block)
-        calls = parse_nova_toolcalls(answer) + [
-            {"name": block["toolUse"]["name"], "arguments": block["toolUse"].get("input") or {}}
-            for block in content
-            if "toolUse" in block
-        ]
+        answer = answer_text(response)
         self.log.info("Model %s answered in %s ms: %s", self.model_id, latency_ms, answer)
 
         if self.expect_tool_call:
-            offered = self._offered_tools(system)
-            if not offered:
+            if not offered_tools(request["system"], self.tool_config):
                 self.log.warning(
                     "No offered tools found in the system prompt or tool_config; any call passes."
                 )
-            calls = [call for call in calls if not offered or call["name"] in offered]
-            if not calls:
+            try:
+                calls = check_tool_call(response, request, self.model_id)
+            except SmokeTestFailed as error:
+                raise AirflowException(str(error)) from error
+        else:
+            calls = tool_calls(response)
+            if not answer.strip() and not calls:
                 raise AirflowException(
-                    f"Smoke test of {self.model_id} failed: expected a JSON call "
-                    f'{{"name": ..., "parameters": {{...}}}} to one of {sorted(offered)}, got: {answer!r}'
+                    f"Smoke test of {self.model_id} failed: the model gave an empty answer."
                 )
-        elif not answer.strip() and not calls:
-            raise AirflowException(f"Smoke test of {self.model_id} failed: the model gave an empty answer.")
         return {"passed": True, "answer": answer, "latency_ms": latency_ms, "tool_calls": calls}
-
-    def _messages(self) -> list[dict[str, Any]]:
-        messages = self.prompt_messages or SMOKE_TEST_QUESTION
-        if isinstance(messages, str):
-            return [{"role": "user", "content": [{"text": messages}]}]
-        return list(messages)
-
-    def _system_blocks(self) -> list[dict[str, Any]]:
-        system = self.system if self.system is not None else system_prompt((SMOKE_TEST_TOOL,))
-        if isinstance(system, str):
-            return [{"text": system}] if system else []
-        return list(system)
-
-    def _offered_tools(self, system: list[dict[str, Any]]) -> set[str]:
-        names = {
-            tool["toolSpec"]["name"]
-            for tool in (self.tool_config or {}).get("tools", [])
-            if "toolSpec" in tool
-        }
-        for block in system:
-            for listing in _TOOLS_BLOCK.findall(block.get("text", "")):
-                try:
-                    tools = json.loads(listing)
-                except json.JSONDecodeError:
-                    continue
-                for tool in tools.get("tools", []) if isinstance(tools, dict) else tools:
-                    spec = tool.get("toolSpec", tool) if isinstance(tool, dict) else {}
-                    if isinstance(spec.get("name"), str):
-                        names.add(spec["name"])
-        return names
 
 
 class _BedrockDeleteOperator(AwsBaseOperator[BedrockCustomModelHook]):
