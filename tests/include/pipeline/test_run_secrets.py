@@ -52,3 +52,14 @@ def test_a_judge_connection_on_sagemaker_is_refused(monkeypatch):
     monkeypatch.setenv("NOVA_DPO_S3_ROOT", "s3://bucket/prefix")
     with pytest.raises(PlanError, match="local platform only"):
         plan_with(platform="sagemaker", judge_conn_id="nova_dpo_judge")
+
+
+def test_a_plan_whose_recipe_was_changed_after_resolve_run_is_refused():
+    """A job carries its recipe from the plan without resolving it again; its fingerprint must still hold."""
+    from nova_dpo.pipeline.plan import RunPlan
+
+    data = plan_with().to_dict()
+    data["training"]["recipe"]["config"]["training_config"]["model"]["dpo_cfg"]["beta"] = 5.0
+
+    with pytest.raises(ValueError, match="changed after it was resolved"):
+        RunPlan.from_dict(data)
