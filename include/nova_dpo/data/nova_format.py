@@ -8,6 +8,7 @@ When2Call ``<TOOLCALL>[...]</TOOLCALL>`` answer is rewritten into that shape.
 from __future__ import annotations
 
 import json
+import math
 from functools import lru_cache
 from typing import Any
 
@@ -27,6 +28,25 @@ SYSTEM_PROMPT_TAIL = (
 )
 
 
+# Tool schemas and tool-call arguments nest a few levels (BFCL's deepest are under 10); deeper is broken data,
+# and refusing it keeps the recursive rewriting and json.dumps far from Python's recursion limit.
+MAX_JSON_DEPTH = 64
+
+
+def _nesting(value: Any) -> int:
+    """How many levels of lists and objects ``value`` nests (iteratively: it must not recurse itself)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = item.values()
+        elif not isinstance(item, list):
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
 def _json_schema(schema: Any) -> Any:
     """When2Call (from BFCL) writes ``"type": "dict"``; JSON Schema, which Bedrock's toolSpec takes, says object."""
     if isinstance(schema, dict):
@@ -43,14 +63,22 @@ def tool_spec(tool: dict[str, Any]) -> dict[str, Any]:
     """A When2Call tool definition as a Bedrock ``toolSpec``."""
     name = tool.get("name")
     if not isinstance(name, str) or not name:
-        raise RowError("bad_tools", f"tool definition without a name: {json.dumps(tool)[:120]}")
-    parameters = tool.get("parameters") or {"type": "object", "properties": {}}
+        keys = ", ".join(sorted(map(str, tool)))
+        raise RowError("bad_tools", f"tool definition without a string name (its keys: {keys:.120})")
+    description = tool.get("description")
+    if description is not None and not isinstance(description, str):
+        raise RowError("bad_tools", f"tool {name!r:.80}: description must be a string")
+    parameters = tool.get("parameters")
+    if parameters is None or parameters == {}:
+        parameters = {"type": "object", "properties": {}}
     if not isinstance(parameters, dict):
-        raise RowError("bad_tools", f"tool {name!r}: parameters must be a JSON-schema object")
+        raise RowError("bad_tools", f"tool {name!r:.80}: parameters must be a JSON-schema object")
+    if _nesting(parameters) > MAX_JSON_DEPTH:
+        raise RowError("bad_tools", f"tool {name!r:.80}: parameters nest deeper than {MAX_JSON_DEPTH} levels")
     return {
         "toolSpec": {
             "name": name,
-            "description": tool.get("description") or "",
+            "description": description or "",
             "inputSchema": {"json": _json_schema(parameters)},
         }
     }
@@ -68,10 +96,35 @@ def _tool_spec_json(tool: str) -> str:
     return json.dumps(tool_spec(parsed))
 
 
+def _non_finite(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _tool_json(tool: dict[str, Any]) -> str:
+    """The compact JSON of a tool definition that came as an object (a Parquet struct, a Hub row)."""
+    try:
+        text = orjson.dumps(tool)
+    except TypeError as err:  # bytes (a Parquet binary field), a non-text key, nesting past 254 levels, ...
+        raise RowError("bad_tools", f"a tool definition holds a value that is not JSON data: {err}") from err
+    # orjson writes NaN and Infinity as null, silently: look for them only when a null was written.
+    if b"null" in text and _non_finite(tool):
+        raise RowError("bad_tools", "a tool definition holds NaN or Infinity, which JSON cannot carry")
+    return text.decode()
+
+
 def system_prompt(tools: tuple[str | dict[str, Any], ...]) -> str:
     """The Nova system prompt that offers ``tools`` (the AWS sample's wording)."""
     # Dict tools are keyed by their compact JSON, so they hit the same cache as string tools.
-    specs = [_tool_spec_json(t if isinstance(t, str) else orjson.dumps(t).decode()) for t in tools]
+    specs = [_tool_spec_json(t if isinstance(t, str) else _tool_json(t)) for t in tools]
     # Equal to json.dumps({"tools": [...]}) without re-serializing the cached specs.
     return SYSTEM_PROMPT_HEAD + '{"tools": [' + ", ".join(specs) + "]}" + SYSTEM_PROMPT_TAIL
 
@@ -80,19 +133,32 @@ def nova_answer(text: str) -> str:
     """An assistant answer in the shape the Nova system prompt asks for."""
     if TOOLCALL_OPEN not in text:
         return text.strip()
-    try:
-        calls = parse_when2call_toolcalls(text)
-    except ValueError as err:
-        raise RowError("bad_toolcall", str(err)) from err
-    return format_nova_toolcalls(calls or [])
+    answer = format_nova_toolcalls(expected_tool_calls(text) or [])
+    # Python's json reads and writes NaN and Infinity, which are not JSON: the model must not learn them.
+    if "NaN" in answer or "Infinity" in answer:
+        try:
+            for line in answer.splitlines():
+                orjson.loads(line)
+        except orjson.JSONDecodeError as err:
+            raise RowError(
+                "bad_toolcall", f"a tool call argument is NaN or Infinity, not JSON: {err}"
+            ) from err
+    return answer
 
 
 def expected_tool_calls(text: str) -> list[dict[str, Any]] | None:
     """The calls a When2Call answer makes, or None when it makes none."""
     try:
-        return parse_when2call_toolcalls(text)
+        calls = parse_when2call_toolcalls(text)
+    except RecursionError as err:  # the stdlib parser recurses once a nesting level
+        raise RowError("bad_toolcall", f"<TOOLCALL> block nests deeper than {MAX_JSON_DEPTH} levels") from err
     except ValueError as err:
         raise RowError("bad_toolcall", str(err)) from err
+    # A level needs an opening bracket: text with few of them cannot nest deep, and is not walked.
+    brackets = text.count("[") + text.count("{")
+    if calls is not None and brackets > MAX_JSON_DEPTH and _nesting(calls) > MAX_JSON_DEPTH:
+        raise RowError("bad_toolcall", f"<TOOLCALL> block nests deeper than {MAX_JSON_DEPTH} levels")
+    return calls
 
 
 def _text(text: str) -> list[dict[str, str]]:

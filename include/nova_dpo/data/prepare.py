@@ -4,12 +4,20 @@ One streaming pass reads each row, normalizes it, formats the Nova DPO record, v
 to the file of its split (``train.jsonl``, ``validation.jsonl``; test rows become ``gen_qa.jsonl``). Rows that
 fail go to ``quarantine.jsonl`` with their reason. The files are written to a local staging folder, hashed,
 and published under ``{root}/datasets/{source}/{version}/{sha12}/`` with ``manifest.json`` last.
+
+A file source's version is the hash of the bytes this pass read, not of an earlier read. Failures leave nothing
+behind: the staging folder goes in ``finally``, and one a killed process left (``nova-dpo-prepare-<pid>-*``)
+goes at a later prepare once it is stale. Storage errors that a retry cannot fix are one-line
+:class:`~nova_dpo.data.validation.DataSourceError` messages naming the path.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -24,8 +32,14 @@ from nova_dpo.data import storage
 from nova_dpo.data.loading import SourceRow, iter_rows, quarantine_line
 from nova_dpo.data.nova_format import dpo_record, gen_qa_record, system_prompt
 from nova_dpo.data.splits import SPLITS, SplitRatios, assign_split, prompt_id
-from nova_dpo.data.validation import DataQualityError, Thresholds, Validator, estimate_tokens
-from nova_dpo.data.versions import DatasetVersion, resolve_dataset_version
+from nova_dpo.data.validation import (
+    DataQualityError,
+    DataSourceError,
+    Thresholds,
+    Validator,
+    estimate_tokens,
+)
+from nova_dpo.data.versions import ContentDigest, DatasetVersion, resolve_dataset_version
 from nova_dpo.data.when2call import HUB_CONFIG, RowError, infer_category, normalize_row
 
 log = logging.getLogger(__name__)
@@ -36,6 +50,10 @@ MANIFEST_SCHEMA = "nova-dpo/prepared-dataset/1"
 # gen_qa: "context length (system + query) should be less than 3.5k" tokens (Nova evaluation docs).
 GEN_QA_MAX_CONTEXT_TOKENS = 3500
 PROGRESS_EVERY_ROWS = 100_000
+STAGING_PREFIX = "nova-dpo-prepare-"
+# A staging folder whose process is gone and whose files have not changed for this long was left by a prepare
+# that was killed (SIGKILL, OOM killer, a lost machine): ``finally`` never ran for it.
+STALE_STAGING_SECONDS = 6 * 3600
 
 
 @dataclass(frozen=True)
@@ -73,7 +91,13 @@ class _Writers:
     """Append-only JSONL files of the staging folder."""
 
     def __init__(self, folder: Path) -> None:
-        self.handles = {name: (folder / name).open("wb", buffering=1 << 20) for name in self.names()}
+        self.handles: dict[str, Any] = {}
+        try:
+            for name in self.names():
+                self.handles[name] = (folder / name).open("wb", buffering=1 << 20)
+        except BaseException:
+            self.close()
+            raise
 
     @staticmethod
     def names() -> list[str]:
@@ -109,13 +133,13 @@ class _Stage:
             pair = normalize_row(row.value)
             system = system_prompt(pair.tools)
             record = dpo_record(pair, system)
+            line = _record_line(record)
         except RowError as err:
             self.validator.reject(err.reason, err.detail)
             self.writers.write(QUARANTINE_FILE, quarantine_line(row, err.reason, err.detail))
             return
         pid = prompt_id(pair.messages)
         split = assign_split(pid, self.params.ratios)
-        line = orjson.dumps(record)
         if split == "test":
             # Test rows are evaluated, not trained on: what is published for them is the gen_qa row. Its id
             # covers the system prompt too: the same question with other tools offered is another test case.
@@ -142,6 +166,13 @@ class _Stage:
             self.gen_qa_ids.add(qa_id)
         self.writers.write(SPLIT_FILES[split], line + b"\n")
         self.by_split[split][infer_category(pair.chosen)] += 1
+
+
+def _record_line(record: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(record)
+    except TypeError as err:  # lone surrogates: text that a Python source built and UTF-8 cannot carry
+        raise RowError("not_utf8", f"the row's text cannot be written as UTF-8: {err}") from err
 
 
 def _manifest(
@@ -183,55 +214,114 @@ def prepare_dataset(
     :param version: an already resolved version (else resolved from ``logical_date`` and ``revision``).
     :raises DataQualityError: when the valid rows fall under ``params.thresholds``; the quarantine file is
         kept under ``{root}/quarantine/`` and named in the message.
+    :raises DataSourceError: (a :class:`DataQualityError`) when the source cannot be read or the output
+        written for a reason a retry cannot fix, or a content source changed after ``version`` was resolved.
     """
     params = params or PrepareParams()
-    version = version or resolve_dataset_version(source, logical_date, revision)
+    if version is None:
+        with storage.explain_access_errors(source, "read", "the dataset source"):
+            version = resolve_dataset_version(source, logical_date, revision, hash_content=False)
     root_path = storage.as_path(root)
-    log.info("preparing %s version %s (%s)", version.source, version.version, version.kind)
-    staging = Path(tempfile.mkdtemp(prefix="nova-dpo-prepare-"))
+    log.info("preparing %s version %s (%s)", version.source, version.version or "(by content)", version.kind)
+    staging = _new_staging()
     try:
-        stage = _run_stage(version, params, staging)
+        stage, version = _run_stage(version, params, staging)
         kept = root_path / "quarantine" / version.name / version.version / QUARANTINE_FILE
         try:
             params.thresholds.check(stage.validator.report, storage.uri(kept))
         except DataQualityError:
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            with (staging / QUARANTINE_FILE).open("rb") as src, kept.open("wb") as dst:
-                shutil.copyfileobj(src, dst)
+            _keep_quarantine(staging / QUARANTINE_FILE, kept)
             raise
-        files = {
-            name: {
-                "sha256": storage.sha256_file(staging / name),
-                "bytes": (staging / name).stat().st_size,
-                "rows": _count_lines(staging / name),
+        with storage.explain_access_errors(staging, "write", "the staging folder"):
+            files = {
+                name: {
+                    "sha256": storage.sha256_file(staging / name),
+                    "bytes": (staging / name).stat().st_size,
+                    "rows": _count_lines(staging / name),
+                }
+                for name in _Writers.names()
             }
-            for name in _Writers.names()
-        }
-        address = storage.content_hash({name: meta["sha256"] for name, meta in files.items()})
-        manifest = _manifest(version, params, stage, files, address)
-        (staging / storage.MANIFEST).write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
+            address = storage.content_hash({name: meta["sha256"] for name, meta in files.items()})
+            manifest = _manifest(version, params, stage, files, address)
+            (staging / storage.MANIFEST).write_bytes(
+                orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n"
+            )
         destination = root_path / "datasets" / version.name / version.version / address[:12]
         published = storage.publish_directory(staging, destination)
         if not published:
             log.info("%s already holds this content; nothing uploaded", storage.uri(destination))
-            manifest = orjson.loads((destination / storage.MANIFEST).read_bytes())
+            with storage.explain_access_errors(destination, "read", "the published dataset"):
+                manifest = orjson.loads((destination / storage.MANIFEST).read_bytes())
         return PreparedDataset(storage.uri(destination), manifest, published)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _run_stage(version: DatasetVersion, params: PrepareParams, staging: Path) -> _Stage:
-    writers = _Writers(staging)
-    stage = _Stage(params, writers)
-    started = time.monotonic()
+def _keep_quarantine(staged: Path, kept: Any) -> None:
+    """Copy the quarantine file where the failure message says it is; a partial copy is removed."""
+    with storage.explain_access_errors(kept, "write", "the quarantine file"):
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with staged.open("rb") as src, kept.open("wb") as dst:
+                shutil.copyfileobj(src, dst)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                kept.unlink()
+            raise
+
+
+def _new_staging() -> Path:
+    """A fresh staging folder named after this process, after removing the stale ones of killed processes."""
+    parent = Path(tempfile.gettempdir())
+    _remove_stale_staging(parent)
+    return Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=parent))
+
+
+def _remove_stale_staging(parent: Path) -> None:
+    """Remove staging folders whose process is gone and whose files have not changed for a long time.
+
+    Both tests must hold: a folder of a live prepare (on this machine) is never removed, however old, and one
+    of another machine or container sharing the folder (where the pid means nothing) only once nothing in it
+    has changed for :data:`STALE_STAGING_SECONDS`, far longer than a prepare goes without writing.
+    """
+    cutoff = time.time() - STALE_STAGING_SECONDS
+    for folder in parent.glob(f"{STAGING_PREFIX}*"):
+        pid = folder.name.removeprefix(STAGING_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and _process_alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            if folder.is_dir() and storage.newest_change(folder) < cutoff:
+                log.info("removing %s, left by a prepare that was killed", folder)
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
     try:
-        for count, row in enumerate(iter_rows(version, params.hub_config), start=1):
-            stage.add(row)
-            if count % PROGRESS_EVERY_ROWS == 0:
-                elapsed = time.monotonic() - started
-                log.info("%d rows read, %.0f rows/s", count, count / elapsed)
-    finally:
-        writers.close()
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, but belongs to another user
+        return True
+    return True
+
+
+def _run_stage(
+    version: DatasetVersion, params: PrepareParams, staging: Path
+) -> tuple[_Stage, DatasetVersion]:
+    """Read every row once; return the stage and the version, labelled by the bytes read for a content source."""
+    digest = ContentDigest()
+    with storage.explain_access_errors(staging, "write", "the staging folder"):
+        writers = _Writers(staging)
+        stage = _Stage(params, writers)
+        started = time.monotonic()
+        try:
+            for count, row in enumerate(iter_rows(version, params.hub_config, digest), start=1):
+                stage.add(row)
+                if count % PROGRESS_EVERY_ROWS == 0:
+                    elapsed = time.monotonic() - started
+                    log.info("%d rows read, %.0f rows/s", count, count / elapsed)
+        finally:
+            writers.close()
     report = stage.validator.report
     elapsed = max(time.monotonic() - started, 1e-9)
     log.info(
@@ -243,7 +333,15 @@ def _run_stage(version: DatasetVersion, params: PrepareParams, staging: Path) ->
         report.quarantined_total,
         dict(report.quarantined),
     )
-    return stage
+    if version.kind == "content":
+        if version.version is not None and version.version != digest.version:
+            raise DataSourceError(
+                f"{version.location} changed after it was resolved as version {version.version}: the bytes "
+                f"read now are {digest.version}. Stop writing to the source while it is prepared, then prepare "
+                "it again without a fixed version"
+            )
+        version = dataclasses.replace(version, version=digest.version)
+    return stage, version
 
 
 def _count_lines(path: Path) -> int:

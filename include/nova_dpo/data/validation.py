@@ -237,6 +237,16 @@ class DataQualityError(ValueError):
     """The dataset is not fit to train on; the message says what to fix."""
 
 
+class DataSourceError(DataQualityError):
+    """A dataset source or storage location that cannot be used as given: unreadable, unwritable (permission,
+    read-only, full disk, AWS credentials or access) or misnamed. The message is one line that names the path
+    and says what to do.
+
+    A subclass of :class:`DataQualityError` because a retry cannot fix it either: callers that stop on bad data
+    (the DAG's ``prepare_dataset`` task, ``nova-dpo prepare``) stop on it the same way.
+    """
+
+
 class Validator:
     """Stateful validation of a stream of records: rule checks plus duplicate detection.
 
@@ -260,7 +270,12 @@ class Validator:
         except InvalidRecord as problem:
             return self._quarantine(problem)
         if canonical is None:
-            canonical = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+            try:
+                canonical = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+            except TypeError as err:  # e.g. an unchecked extra key nesting past orjson's 254 levels
+                return self._quarantine(
+                    InvalidRecord("not_json", f"the record cannot be written as JSON: {err}")
+                )
         digest = int.from_bytes(hashlib.blake2b(canonical, digest_size=8).digest(), "big")
         if digest in self._seen:
             return self._quarantine(InvalidRecord("duplicate", "the same record appears earlier in the data"))
@@ -288,9 +303,11 @@ def validate_file(
     :raises DataQualityError: when the valid rows fall under ``thresholds``.
     """
     from nova_dpo.data.loading import quarantine_line, read_jsonl
+    from nova_dpo.data.storage import explain_access_errors
 
     validator = Validator(max_length)
-    with quarantine.open("wb") as sink:
+    # read_jsonl explains its own read errors; what is left here is writing the quarantine file.
+    with explain_access_errors(quarantine, "write", "the quarantine file"), quarantine.open("wb") as sink:
         for row in read_jsonl(path):
             if row.problem is not None:
                 problem = validator.reject(row.problem, row.detail)

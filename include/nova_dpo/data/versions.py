@@ -6,6 +6,9 @@
 * A single file, or a folder of data files without snapshots: the version is the hash of the content.
 
 A backfill over a date range therefore reads, for each date, exactly the data that existed on that date.
+The content version of a file source is the hash of the bytes that were read: :class:`ContentDigest` is fed by
+the reader itself (see :mod:`nova_dpo.data.loading`), so a file that grows while it is prepared cannot give a
+label of other bytes than those published.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from nova_dpo.data.storage import as_path, slug
+from nova_dpo.data.storage import as_path, slug, uri
+from nova_dpo.data.validation import DataSourceError
 
 HUB_PREFIX = "hf://"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -31,21 +35,22 @@ class DatasetVersion:
 
     :param source: the source as the user named it.
     :param kind: ``hub``, ``snapshot`` or ``content``.
-    :param version: the Hub commit, the snapshot date, or ``sha256-<12 hex>`` of the content.
+    :param version: the Hub commit, the snapshot date, or ``sha256-<12 hex>`` of the content (None for content
+        resolved without reading it: the reader's :class:`ContentDigest` gives the label).
     :param location: what the loader reads: the Hub repository id, or the folder/file URI.
     :param name: the path segment that names the source in storage.
     """
 
     source: str
     kind: str
-    version: str
+    version: str | None
     location: str
     name: str
     # The path object the location came from, when the caller passed one (it may carry storage options,
     # such as an ObjectStoragePath's connection, that a URI string loses).
     path: Any = field(default=None, compare=False, repr=False)
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, str | None]:
         return {
             "source": self.source,
             "kind": self.kind,
@@ -107,10 +112,23 @@ def _resolve_hub(source: str, repo_id: str, when: dt.datetime | None, revision: 
 
 
 def list_snapshots(folder: Any) -> list[str]:
-    """The dated snapshot folders (``YYYY-MM-DD``) under ``folder``, oldest first."""
+    """The dated snapshot folders (``YYYY-MM-DD``) under ``folder``, oldest first.
+
+    :raises DataSourceError: naming a folder that looks like a snapshot but is not a real date (``2026-13-45``):
+        skipping it would silently drop a snapshot, and comparing it to a run's date is impossible.
+    """
     if not folder.is_dir():
         return []
-    return sorted(p.name for p in folder.iterdir() if p.is_dir() and SNAPSHOT_FORMAT.match(p.name))
+    names = sorted(p.name for p in folder.iterdir() if p.is_dir() and SNAPSHOT_FORMAT.match(p.name))
+    for name in names:
+        try:
+            dt.date.fromisoformat(name)
+        except ValueError as err:
+            raise DataSourceError(
+                f"snapshot folder {uri(folder / name)} is not a real date ({err}); rename it to the "
+                "YYYY-MM-DD date of its snapshot, or move it out of the source folder"
+            ) from err
+    return names
 
 
 def data_files(location: Any) -> list[Any]:
@@ -126,14 +144,34 @@ def data_files(location: Any) -> list[Any]:
     return files
 
 
+class ContentDigest:
+    """The content version of data files: sha256 over each file's name and then the bytes read from it.
+
+    Readers call :meth:`start_file` and then :attr:`update` with every chunk they read, in file order.
+    """
+
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256()
+        # The hash object's own method: readers call it once a line, so no Python frame is added.
+        self.update = self._sha.update
+
+    def start_file(self, name: str) -> None:
+        # surrogateescape: a local file name that is not UTF-8 hashes as its bytes instead of failing.
+        self._sha.update(name.encode("utf-8", "surrogateescape") + b"\0")
+
+    @property
+    def version(self) -> str:
+        return "sha256-" + self._sha.hexdigest()[:12]
+
+
 def _content_version(location: Any) -> str:
-    digest = hashlib.sha256()
+    digest = ContentDigest()
     for path in data_files(location):
-        digest.update(path.name.encode() + b"\0")
+        digest.start_file(path.name)
         with path.open("rb") as handle:
             while chunk := handle.read(1 << 20):
                 digest.update(chunk)
-    return "sha256-" + digest.hexdigest()[:12]
+    return digest.version
 
 
 def resolve_dataset_version(
@@ -142,6 +180,7 @@ def resolve_dataset_version(
     revision: str | None = None,
     *,
     hub_api: HubApi | None = None,
+    hash_content: bool = True,
 ) -> DatasetVersion:
     """Resolve ``source`` to the immutable version a run at ``logical_date`` reads.
 
@@ -149,6 +188,9 @@ def resolve_dataset_version(
     :param logical_date: the run's logical date; None means "the newest".
     :param revision: a Hub commit, branch or tag; for folders, a snapshot name. It wins over the date.
     :param hub_api: an object with ``list_repo_commits`` (defaults to ``huggingface_hub.HfApi()``).
+    :param hash_content: read a content source to label it; False leaves the label None for the caller that
+        reads the data anyway (:func:`nova_dpo.data.prepare.prepare_dataset` hashes while it reads).
+    :raises DataSourceError: when no snapshot fits the date or revision, or a snapshot folder is misnamed.
     """
     when = _as_utc(logical_date) if logical_date is not None else None
     repo_id = hub_repo_id(source)
@@ -165,18 +207,19 @@ def resolve_dataset_version(
     if snapshots:
         if revision:
             if revision not in snapshots:
-                raise ValueError(
+                raise DataSourceError(
                     f"snapshot {revision!r} is not in {source}; available: {', '.join(snapshots)}"
                 )
             chosen = revision
         else:
             eligible = [s for s in snapshots if when is None or dt.date.fromisoformat(s) <= when.date()]
             if not eligible:
-                raise ValueError(
+                raise DataSourceError(
                     f"{source} has no snapshot at or before {when:%Y-%m-%d}; the oldest is {snapshots[0]}"
                 )
             chosen = eligible[-1]
         return DatasetVersion(
             str(source), "snapshot", chosen, str(location / chosen), name, location / chosen
         )
-    return DatasetVersion(str(source), "content", _content_version(location), str(location), name, location)
+    label = _content_version(location) if hash_content else None
+    return DatasetVersion(str(source), "content", label, str(location), name, location)

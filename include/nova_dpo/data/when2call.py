@@ -2,10 +2,16 @@
 
 A row has ``tools`` (tool definitions as dicts or JSON strings), ``messages`` (the conversation so far),
 ``chosen_response`` and ``rejected_response`` (assistant messages, or bare strings) and optional rewards.
+
+A field of the wrong type, at any depth, raises :class:`RowError` with a reason code, never another error: the
+data stage quarantines the row and goes on. Keys the schema does not name are ignored, so a source that adds
+a column still reads.
 """
 
 from __future__ import annotations
 
+import math
+import reprlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +26,7 @@ TOOL_CALL = "tool_call"
 REQUEST_FOR_INFO = "request_for_info"
 CANNOT_ANSWER = "cannot_answer"
 CATEGORIES = (TOOL_CALL, REQUEST_FOR_INFO, CANNOT_ANSWER)
+REWARD_FIELDS = ("chosen_reward", "rejected_reward")
 
 
 class RowError(ValueError):
@@ -54,14 +61,56 @@ def infer_category(answer: str) -> str:
     return CANNOT_ANSWER
 
 
-def _answer_text(value: Any, field: str) -> str:
+def _brief(value: Any) -> str:
+    """A short repr for a message; bounded in depth, so a value nested a thousand levels cannot overflow it."""
+    return reprlib.repr(value)
+
+
+def _block_text(block: Any, field: str) -> str:
+    if not isinstance(block, dict):
+        raise RowError(
+            "schema", f"{field}: a content block must be an object like {{'type': 'text', 'text': ...}}"
+        )
+    text = block.get("text")
+    if isinstance(text, str):
+        return text
+    if text is None and block.get("type", "text") != "text":
+        raise RowError(
+            "unsupported_content", f"{field}: only text blocks are supported, got {_brief(block.get('type'))}"
+        )
+    raise RowError("schema", f"{field}: a text block's text must be a string, got {type(text).__name__}")
+
+
+def _answer_text(value: Any, field: str, role: str = "assistant") -> str:
     if isinstance(value, dict):
+        if value.get("role") not in (None, role):
+            raise RowError(
+                "bad_role", f"{field} must be a {role} message, got role {_brief(value.get('role'))}"
+            )
         value = value.get("content")
     if isinstance(value, list):  # content blocks, e.g. [{"type": "text", "text": ...}]
-        value = "".join(block.get("text", "") for block in value if isinstance(block, dict))
+        value = "".join([_block_text(block, field) for block in value])
     if not isinstance(value, str):
-        raise RowError("schema", f"{field} must be a string or an assistant message with string content")
+        raise RowError(
+            "schema",
+            f"{field} must be a string or a {role} message with string content, got {type(value).__name__}",
+        )
     return value
+
+
+def _check_rewards(raw: dict[str, Any]) -> None:
+    # Rewards are not used to build a record, but one of the wrong type says the row was not written as the
+    # schema describes (a shifted column, a broken export): its preference cannot be trusted either.
+    for field in REWARD_FIELDS:
+        reward = raw.get(field)
+        if reward is None:
+            continue
+        if isinstance(reward, float):
+            number = math.isfinite(reward)
+        else:  # math.isfinite would overflow on a Python int past a float's range; every int is finite
+            number = isinstance(reward, int) and not isinstance(reward, bool)
+        if not number:
+            raise RowError("bad_reward", f"{field} must be a finite number, got {_brief(reward)}")
 
 
 def _tools(value: Any) -> tuple[str | dict[str, Any], ...]:
@@ -77,7 +126,7 @@ def _tools(value: Any) -> tuple[str | dict[str, Any], ...]:
     for tool in value:
         if not isinstance(tool, (str, dict)):
             raise RowError(
-                "bad_tools", f"a tool definition must be a dict or a JSON string, got {tool!r:.80}"
+                "bad_tools", f"a tool definition must be a dict or a JSON string, got {type(tool).__name__}"
             )
     return tuple(value)
 
@@ -91,8 +140,8 @@ def _messages(value: Any) -> tuple[tuple[str, str], ...]:
             raise RowError("schema", "every message must be an object with role and content")
         role = message.get("role")
         if role not in ("user", "assistant"):
-            raise RowError("bad_role", f"message role must be 'user' or 'assistant', got {role!r}")
-        turns.append((role, _answer_text(message, f"{role} message")))
+            raise RowError("bad_role", f"message role must be 'user' or 'assistant', got {_brief(role)}")
+        turns.append((role, _answer_text(message, f"{role} message", role)))
     return tuple(turns)
 
 
@@ -106,6 +155,7 @@ def normalize_row(raw: Any) -> PreferenceRow:
     missing = [key for key in ("messages", "chosen_response", "rejected_response") if key not in raw]
     if missing:
         raise RowError("schema", f"missing field(s): {', '.join(missing)}")
+    _check_rewards(raw)
     return PreferenceRow(
         tools=_tools(raw.get("tools")),
         messages=_messages(raw["messages"]),

@@ -54,11 +54,13 @@ BROKEN = {
     ),
     "candidates before the last turn": (
         _broken(
-            lambda r: r["messages"].extend(
-                [{"role": "user", "content": [{"text": "more"}]}, copy.deepcopy(r["messages"][-1])]
+            lambda r: (
+                r["messages"].extend(
+                    [{"role": "user", "content": [{"text": "more"}]}, copy.deepcopy(r["messages"][-1])]
+                )
+                or r["messages"][-1].pop("candidates")
+                or r["messages"][-1].update(content=[{"text": "ok"}])
             )
-            or r["messages"][-1].pop("candidates")
-            or r["messages"][-1].update(content=[{"text": "ok"}])
         ),
         "schema",
     ),
@@ -73,7 +75,10 @@ BROKEN = {
         _broken(lambda r: _last(r)["candidates"][1].update(preferenceLabel="preferred")),
         "bad_label",
     ),
-    "unknown label": (_broken(lambda r: _last(r)["candidates"][1].update(preferenceLabel="worse")), "bad_label"),
+    "unknown label": (
+        _broken(lambda r: _last(r)["candidates"][1].update(preferenceLabel="worse")),
+        "bad_label",
+    ),
     "empty candidate text": (
         _broken(lambda r: _last(r)["candidates"][0].update(content=[{"text": "  "}])),
         "empty_text",
@@ -181,4 +186,19 @@ def test_thresholds_fail_with_a_message_that_says_what_to_fix(tmp_path):
     assert "q.jsonl" in message
     assert "min_valid_fraction" in message
     with pytest.raises(DataQualityError, match="fewer than the minimum 5"):
-        validate_file(path, tmp_path / "q.jsonl", thresholds=Thresholds(min_valid_fraction=0, min_valid_rows=5))
+        validate_file(
+            path, tmp_path / "q.jsonl", thresholds=Thresholds(min_valid_fraction=0, min_valid_rows=5)
+        )
+
+
+def test_a_record_nested_past_what_json_writers_take_is_quarantined_not_raised(tmp_path):
+    path = tmp_path / "train.jsonl"
+    deep = nova_record("Deep?")
+    deep["system"][0]["note"] = json.loads("[" * 300 + "]" * 300)  # a key no rule reads, 300 levels deep
+    path.write_text(json.dumps(nova_record()) + "\n" + json.dumps(deep) + "\n")
+    quarantine = tmp_path / "q.jsonl"
+    report = validate_file(path, quarantine, thresholds=Thresholds(min_valid_fraction=0.5))
+    assert dict(report.quarantined) == {"not_json": 1}
+    (line,) = [json.loads(line) for line in quarantine.read_text().splitlines()]
+    assert line["position"] == "train.jsonl:2"
+    assert "row_repr" in line

@@ -3,6 +3,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from nova_dpo.data.validation import DataSourceError
 from nova_dpo.data.versions import hub_repo_id, resolve_dataset_version
 from tests.include.data.rows import when2call_row, write_jsonl
 
@@ -101,3 +102,25 @@ def test_missing_source_and_hub_id_detection(tmp_path):
     assert hub_repo_id("nvidia/When2Call") == "nvidia/When2Call"
     assert hub_repo_id(str(tmp_path)) is None
     assert hub_repo_id("s3://bucket/x") is None
+
+
+@pytest.mark.parametrize("impossible", ["2026-13-45", "2026-02-30", "0000-01-01"])
+def test_a_snapshot_folder_that_is_no_real_date_is_named_in_the_error(tmp_path, impossible):
+    for name in ("2026-01-05", impossible):
+        (tmp_path / name).mkdir()
+        write_jsonl(tmp_path / name / "train_pref.jsonl", [when2call_row()])
+    with pytest.raises(DataSourceError) as caught:
+        resolve_dataset_version(str(tmp_path), dt.date(2026, 1, 10))
+    message = str(caught.value)
+    assert f"snapshot folder {(tmp_path / impossible).as_uri()} is not a real date" in message
+    assert "rename it" in message
+    with pytest.raises(DataSourceError, match=impossible):  # an explicit revision meets the same check
+        resolve_dataset_version(str(tmp_path), revision="2026-01-05")
+
+
+def test_resolving_without_reading_leaves_the_content_label_to_the_reader(tmp_path):
+    path = tmp_path / "pairs.jsonl"
+    write_jsonl(path, [when2call_row("Lisbon")])
+    unread = resolve_dataset_version(str(path), hash_content=False)
+    assert (unread.kind, unread.version) == ("content", None)
+    assert unread.location == resolve_dataset_version(str(path)).location
