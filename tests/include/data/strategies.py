@@ -29,6 +29,13 @@ INT64 = (-(2**63), 2**63 - 1)
 # Keys of drawn objects: never one of the schema's own keys ("content", "role", "text", "name", ...).
 ODD_KEYS = st.text(alphabet="xyz", min_size=1, max_size=3)
 NOT_JSON_TEXT = st.text(max_size=10).map(lambda text: "<" + text)
+# The scalars any source can carry, None first.
+JSON_SCALARS: tuple[st.SearchStrategy[Any], ...] = (
+    st.none(),
+    st.booleans(),
+    st.integers(*INT64),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
 MISSING = object()
 RESPONSE_REASONS = frozenset(
     {"schema", "bad_role", "unsupported_content", "empty_text", "not_utf8", "reserved_string"}
@@ -66,12 +73,7 @@ def _surrogates(max_size: int = 3) -> st.SearchStrategy[str]:
 
 def _scalar_types(medium: str) -> list[st.SearchStrategy[Any]]:
     """One strategy per scalar type that no text field accepts, None first."""
-    types: list[st.SearchStrategy[Any]] = [
-        st.none(),
-        st.booleans(),
-        st.integers(*INT64),
-        st.floats(allow_nan=False, allow_infinity=False),
-    ]
+    types = list(JSON_SCALARS)
     if medium != "json":
         types += [st.binary(max_size=8), st.sampled_from([math.nan, math.inf, -math.inf])]
     if medium == "python":
@@ -251,13 +253,7 @@ def extra_keys(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
     """A valid row, and the same row with keys the schema does not name at every depth."""
     base = when2call_row(draw(st.text(alphabet="abcdefgh", min_size=1, max_size=8)), tools_as_json=False)
     values = st.recursive(
-        st.one_of(
-            st.none(),
-            st.booleans(),
-            st.integers(*INT64),
-            st.floats(allow_nan=False, allow_infinity=False),
-            st.text(max_size=8),
-        ),
+        st.one_of(*JSON_SCALARS, st.text(max_size=8)),
         lambda children: st.one_of(
             st.lists(children, max_size=3), st.dictionaries(ODD_KEYS, children, max_size=3)
         ),

@@ -221,6 +221,11 @@ def _sha12(*parts):
     return "sha256-" + hashlib.sha256(b"".join(parts)).hexdigest()[:12]
 
 
+def _append_ten_rows(source):
+    with source.open("a") as handle:
+        handle.write("".join(json.dumps(row) + "\n" for row in rows(10, offset=30)))
+
+
 def test_a_source_that_grows_before_it_is_read_is_labelled_by_what_was_read(tmp_path, monkeypatch):
     # The version used to be the hash of a first read, and the rows came from a second: a writer appending in
     # between published 40 rows under the label of 30.
@@ -229,8 +234,7 @@ def test_a_source_that_grows_before_it_is_read_is_labelled_by_what_was_read(tmp_
     real_iter_rows = prepare_module.iter_rows
 
     def append_then_read(*args, **kwargs):
-        with source.open("a") as handle:
-            handle.write("".join(json.dumps(row) + "\n" for row in rows(10, offset=30)))
+        _append_ten_rows(source)
         return real_iter_rows(*args, **kwargs)
 
     monkeypatch.setattr(prepare_module, "iter_rows", append_then_read)
@@ -249,8 +253,7 @@ def test_a_source_that_grows_while_it_is_read_is_labelled_by_the_bytes_read(tmp_
     def append_after_the_first_row(*args, **kwargs):
         stream = real_iter_rows(*args, **kwargs)
         yield next(stream)
-        with source.open("a") as handle:
-            handle.write("".join(json.dumps(row) + "\n" for row in rows(10, offset=30)))
+        _append_ten_rows(source)
         yield from stream
 
     monkeypatch.setattr(prepare_module, "iter_rows", append_after_the_first_row)
