@@ -166,7 +166,8 @@ def train_ours(task: dict) -> dict:
 
 def evaluate(task: dict) -> dict:
     """gen_qa scores of a trained model on the held-out prompts (the same settings for every model)."""
-    from nova_dpo.platforms.local.generation import LocalEvaluationOptions, run_gen_qa
+    from nova_dpo.platforms.local.generation import run_gen_qa
+    from nova_dpo.platforms.local.local_config import LocalEvaluationOptions
 
     options = LocalEvaluationOptions(
         max_rows=task["rows"], max_new_tokens=task["max_new_tokens"], dtype="float32"
@@ -176,12 +177,8 @@ def evaluate(task: dict) -> dict:
 
 
 def generate(task: dict) -> dict:
-    from nova_dpo.platforms.local.generation import (
-        InferenceSettings,
-        TextGenerator,
-        gen_qa_messages,
-        read_gen_qa,
-    )
+    from nova_dpo.platforms.local.generation import gen_qa_messages, read_gen_qa
+    from nova_dpo.platforms.local.text_generator import InferenceSettings, TextGenerator
 
     rows = read_gen_qa(task["gen_qa"], task["prompts"])
     chats = [gen_qa_messages(row) for row in rows]
@@ -401,7 +398,7 @@ def main() -> int:
         child(sys.argv[2], sys.argv[3])
         return 0
     sys.path[:0] = [str(REPO / "include")]
-    from nova_dpo.platforms.local.generation import DEFAULT_BATCH_SIZE
+    from nova_dpo.platforms.local.local_config import DEFAULT_BATCH_SIZE
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="smollm2-135m-instruct", help="model name or folder")

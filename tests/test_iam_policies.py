@@ -42,7 +42,7 @@ BEDROCK_IMPORT_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/NovaDpoBedrockImportRole
 # Where SageMaker keeps a Nova training job's checkpoint (its manifest.json names it); Bedrock imports from it.
 ESCROW_CHECKPOINT = f"s3://customer-escrow-{ACCOUNT}-smtj-0a1b2c3d/nova-dpo-run"
 
-# The AWS accounts that own the Nova training and evaluation images (see nova_dpo.platforms.aws_catalog).
+# The AWS accounts that own the Nova training and evaluation images (see nova_dpo.catalog).
 NOVA_IMAGE_ACCOUNTS = {"708977205387", "176779409107", "878185805882"}
 
 PERMISSION_POLICIES = {
@@ -475,7 +475,7 @@ def test_airflow_role_grants_the_pipeline_s_bedrock_and_notification_actions():
 
 
 def test_airflow_role_covers_the_run_s_jobs(plan, job_requests):
-    from nova_dpo.platforms.sagemaker import attempt_job_name
+    from nova_dpo.platforms.naming import attempt_job_name
 
     names = {request.request["TrainingJobName"] for request in job_requests} | set(plan.job_names)
     # A failed or stopped job is run again as <name>-a2, -a3, ...
@@ -563,7 +563,7 @@ def test_sagemaker_role_reads_the_job_inputs_and_writes_their_outputs(job_reques
 
 
 def test_sagemaker_role_pulls_every_nova_image():
-    from nova_dpo.platforms.aws_catalog import EVALUATION_IMAGES, TRAINING_IMAGES
+    from nova_dpo.catalog import EVALUATION_IMAGES, TRAINING_IMAGES
 
     policy_name = "sagemaker-execution-role-policy.json"
     assert allows(policy_name, "ecr:GetAuthorizationToken")

@@ -1,6 +1,6 @@
 """``nova-dpo`` / ``python -m nova_dpo``: the command line of the pipeline.
 
-Each area of the project contributes its commands from a ``commands`` module that exposes
+Each area of the project has its commands in a module of :mod:`nova_dpo.commands` that exposes
 ``add_commands(subparsers)``; every command handler takes the parsed arguments and returns an exit code.
 Airflow tasks call the same functions the handlers call.
 
@@ -19,10 +19,10 @@ import sys
 # Modules that contribute sub-commands, in the order they are listed in ``--help``.
 COMMAND_MODULES = (
     "nova_dpo.demo",
-    "nova_dpo.data.commands",
-    "nova_dpo.recipes.commands",
-    "nova_dpo.evaluation.commands",
-    "nova_dpo.platforms.local.commands",
+    "nova_dpo.commands.data",
+    "nova_dpo.commands.recipes",
+    "nova_dpo.commands.evaluation",
+    "nova_dpo.commands.local",
 )
 
 

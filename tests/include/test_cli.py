@@ -46,7 +46,7 @@ def test_help_lists_every_command():
 
 
 def test_dtype_choices_are_the_generators():
-    from nova_dpo.platforms.local.generation import DTYPE_CHOICES
+    from nova_dpo.platforms.local.local_config import DTYPE_CHOICES
 
     subparsers = next(a for a in cli.build_parser()._actions if a.dest == "command")
     for command in ("generate", "judge", "chat"):

@@ -35,13 +35,13 @@ from airflow.sdk import DAG
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from nova_dpo.platforms import aws_catalog
+from nova_dpo import catalog
 from nova_dpo.platforms.base import EvaluationJob, JobRef, JobStatus, TrainingJob
 from nova_dpo.platforms.local.jobs import LocalJobRunner
 from nova_dpo.platforms.local.platform import LocalPlatform
-from nova_dpo.platforms.sagemaker import SageMakerPlatform, attempt_job_name
+from nova_dpo.platforms.naming import attempt_job_name, job_name
+from nova_dpo.platforms.sagemaker import SageMakerPlatform
 from nova_dpo.platforms.sagemaker_outputs import output_archive_uri, split_s3_uri
-from nova_dpo.platforms.sagemaker_requests import job_name
 from nova_dpo.recipes import resolve_recipe
 from nova_dpo_airflow.operators import nova_jobs
 from nova_dpo_airflow.operators.nova_jobs import (
@@ -419,7 +419,7 @@ class TestSageMakerTraining:
 
         defer.assert_not_called()
         assert creates == []
-        cost = round(aws_catalog.estimate_cost_usd("ml.p5.48xlarge", 2, 3600), 2)
+        cost = round(catalog.estimate_cost_usd("ml.p5.48xlarge", 2, 3600), 2)
         assert result == {
             "job_name": TRAIN_JOB,
             "platform": "sagemaker",

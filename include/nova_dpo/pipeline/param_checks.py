@@ -133,7 +133,7 @@ def check_evaluation_options(options: Mapping[str, Any], judge_model: str | None
     The judge is not among them: an endpoint comes only from ``judge_conn_id``, an Airflow connection, so a
     run cannot point a worker (and its credentials or data) at a host of its choosing.
     """
-    from nova_dpo.platforms.local.generation import LocalEvaluationOptions
+    from nova_dpo.platforms.local.local_config import LocalEvaluationOptions
 
     if "judge" in options:
         raise PlanError(

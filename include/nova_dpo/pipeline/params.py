@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 from nova_dpo.gate_rules import GateRules
+from nova_dpo.platforms.base import DEFAULT_MAX_RUN
 
 FORM_RECIPE = "nova_micro_1_0_p5_p4d_gpu_lora_dpo"
 #: The deployment's settings that scheduled runs (which take every default) train with.
@@ -116,7 +117,7 @@ def param_definitions() -> dict[str, dict[str, Any]]:
             "section": SECTION_RUN,
         },
         "max_run": {
-            "default": 86_400,
+            "default": DEFAULT_MAX_RUN,
             "type": "integer",
             "minimum": 600,
             "maximum": 2_419_200,

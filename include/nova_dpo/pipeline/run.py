@@ -34,7 +34,7 @@ MODEL_NAME_PREFIX = "nova-dpo"
 
 def select_training_recipe(family: str, technique: str, instance_type: str | None) -> str:
     """The shipped DPO recipe for a model family, technique and (optional) instance type."""
-    from nova_dpo.platforms.aws_catalog import RECIPES
+    from nova_dpo.catalog import RECIPES
 
     candidates = [
         spec
@@ -53,7 +53,7 @@ def select_training_recipe(family: str, technique: str, instance_type: str | Non
 
 
 def evaluation_recipes(family: str) -> dict[str, str]:
-    from nova_dpo.platforms.aws_catalog import RECIPES
+    from nova_dpo.catalog import RECIPES
 
     return {
         spec.task: spec.name
@@ -123,7 +123,7 @@ def resolve_run(params: dict[str, Any], *, dag_id: str, run_id: str, logical_dat
     :raises PlanError: when a param is invalid (a recipe value out of range, an unknown gate metric, ...);
         the message names it.
     """
-    from nova_dpo.platforms.sagemaker_requests import job_name
+    from nova_dpo.platforms.naming import job_name
     from nova_dpo.recipes import RecipeOverrideError, RecipeValidationError, resolve_recipe
 
     params = param_checks.checked_params(params)
@@ -243,7 +243,7 @@ def _check_budget(
 ) -> None:
     if platform != "sagemaker" or budget is None:
         return
-    from nova_dpo.platforms.aws_catalog import estimate_cost_usd, recipe_spec
+    from nova_dpo.catalog import estimate_cost_usd, recipe_spec
 
     instance = instance_type or recipe_spec(recipe).default_instance_type
     worst = estimate_cost_usd(instance, count, max_run)

@@ -488,7 +488,7 @@ def teardown(plan: RunPlan, job_names: list[str]) -> dict[str, Any]:
     stopped, deleted = [], []
     if plan.platform == "local":
         from nova_dpo.platforms.local.jobs import LocalJobRunner
-        from nova_dpo.platforms.sagemaker import DEFAULT_MAX_ATTEMPTS, attempt_job_name
+        from nova_dpo.platforms.naming import DEFAULT_MAX_ATTEMPTS, attempt_job_name
 
         runner = LocalJobRunner(Path(plan.storage.root))
         # A failed job is retried under the next attempt name; any attempt may still be running.

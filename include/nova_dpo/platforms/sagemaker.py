@@ -10,7 +10,7 @@ an existing job is          ``submit``
 InProgress or Stopping      attaches to it (no request sent)
 Completed                   reuses it
 Failed or Stopped           submits the next attempt, ``<name>-a2``, ``<name>-a3``, ... (see
-                            :func:`attempt_job_name`), walking past earlier attempts the same way
+                            :mod:`nova_dpo.platforms.naming`), walking past earlier attempts the same way
 (none)                      creates it
 ==========================  ==============================================================================
 
@@ -35,7 +35,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from nova_dpo.platforms.aws_catalog import PRICE_REGION, PRICES_AS_OF, estimate_cost_usd
+from nova_dpo.catalog import PRICE_REGION, PRICES_AS_OF, estimate_cost_usd
 from nova_dpo.platforms.base import (
     EvaluationJob,
     JobConflictError,
@@ -45,8 +45,8 @@ from nova_dpo.platforms.base import (
     JobState,
     JobStatus,
     TrainingJob,
-    validate_job_name,
 )
+from nova_dpo.platforms.naming import DEFAULT_MAX_ATTEMPTS, AttemptsExhaustedError, attempt_job_name
 from nova_dpo.platforms.sagemaker_outputs import (
     JobOutputError,
     output_archive_uri,
@@ -56,7 +56,6 @@ from nova_dpo.platforms.sagemaker_outputs import (
 )
 from nova_dpo.platforms.sagemaker_requests import (
     DEFAULT_VOLUME_SIZE,
-    MAX_JOB_NAME_LENGTH,
     RECIPE_CHANNEL,
     RECIPE_FILE,
     TrainingJobRequest,
@@ -70,7 +69,6 @@ from nova_dpo.recipes.yaml_io import dump_canonical, load_yaml
 log = logging.getLogger(__name__)
 
 PLATFORM = "sagemaker"
-DEFAULT_MAX_ATTEMPTS = 5
 # TrainingJob/EvaluationJob.instance_count's default: on SageMaker it stands for "the recipe's run.replicas".
 _UNSET_INSTANCE_COUNT = 1
 _RETRIED = (JobStatus.FAILED, JobStatus.STOPPED)
@@ -82,29 +80,6 @@ _LIMIT_STOPS = {
 # The hyperparameter naming the recipe file inside the container (the SageMaker SDK's name).
 RECIPE_PATH_HYPERPARAMETER = "sagemaker_recipe_local_path"
 _LOGS_HINT = "CloudWatch log group /aws/sagemaker/TrainingJobs, log streams {name}/algo-*"
-
-
-class AttemptsExhaustedError(RuntimeError):
-    """Every attempt a job name may have failed or was stopped; a further retry would not start one."""
-
-
-def attempt_job_name(name: str, attempt: int) -> str:
-    """The name of attempt ``attempt`` (1, 2, ...) of job ``name``: ``name`` itself, then ``name-a2``, ...
-
-    Deterministic and at most 63 characters: where the suffix does not fit, the name is shortened and a hash
-    of the whole name keeps it apart from other names with the same beginning.
-    """
-    validate_job_name(name)
-    if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
-        raise ValueError(f"attempt must be 1 or more, got {attempt!r}")
-    if attempt == 1:
-        return name
-    suffix = f"-a{attempt}"
-    if len(name) + len(suffix) <= MAX_JOB_NAME_LENGTH:
-        return name + suffix
-    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
-    head = name[: MAX_JOB_NAME_LENGTH - len(suffix) - len(digest) - 1].rstrip("-")
-    return f"{head}-{digest}{suffix}"
 
 
 def _error_code(err: ClientError) -> str:

@@ -23,28 +23,26 @@ numbers is an error, since one of them would be ignored.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from nova_dpo.platforms.aws_catalog import RECIPES, RecipeSpec, image_uri_for
+from nova_dpo.catalog import RECIPES, RecipeSpec, image_uri_for
+from nova_dpo.platforms.base import DEFAULT_MAX_RUN
+from nova_dpo.platforms.naming import MAX_JOB_NAME_LENGTH
 from nova_dpo.recipes.loading import locate_recipe, read_recipe_file
 from nova_dpo.recipes.overrides import Overrides, apply_overrides, combine_overrides
 from nova_dpo.recipes.resolve import ResolvedRecipe, resolve_recipe
 from nova_dpo.recipes.validation import base_recipe_for
 
 DEFAULT_REGION = "us-east-1"
-# The SDK's defaults for a training job.
-DEFAULT_MAX_RUN = 86400
+# The SDK's default volume for a training job (its default run time limit is base.DEFAULT_MAX_RUN).
 DEFAULT_VOLUME_SIZE = 30
 
 RECIPE_CHANNEL = "recipe"
 RECIPE_FILE = "recipe.yaml"
 RECIPE_LOCAL_PATH = f"/opt/ml/input/data/{RECIPE_CHANNEL}/{RECIPE_FILE}"
 
-MAX_JOB_NAME_LENGTH = 63
 JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/\S+$")
 
@@ -64,28 +62,11 @@ class TrainingJobRequest(NamedTuple):
     recipe: ResolvedRecipe
 
 
-def job_name(dag_id: str, run_id: str, step: str, attempt: int = 0) -> str:
-    """A SageMaker job name for one step of one DAG run: deterministic, at most 63 characters of
-    ``[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}``.
-
-    The same arguments always give the same name, so a retried task finds the job it started instead of
-    starting a second one. A hash of all four arguments ends the name, so runs whose readable part is cut
-    off at 63 characters still get different names. Raise ``attempt`` to start a fresh job on purpose.
-    """
-    if attempt < 0:
-        raise ValueError(f"attempt must be 0 or more, got {attempt}")
-    digest = hashlib.sha256(json.dumps([dag_id, run_id, step, attempt]).encode("utf-8")).hexdigest()[:10]
-    tail = (f"-a{attempt}" if attempt else "") + f"-{digest}"
-    readable = re.sub(r"[^a-z0-9]+", "-", f"{dag_id}-{step}-{run_id}".lower()).strip("-")
-    head = readable[: MAX_JOB_NAME_LENGTH - len(tail)].rstrip("-") or "job"
-    return head + tail
-
-
 def _check_job_name(name: str) -> None:
     if not JOB_NAME_PATTERN.match(name):
         raise ValueError(
             f"job name {name!r} must be 1–{MAX_JOB_NAME_LENGTH} letters, digits and hyphens, starting and "
-            "ending with a letter or digit; nova_dpo.platforms.sagemaker_requests.job_name builds one"
+            "ending with a letter or digit; nova_dpo.platforms.naming.job_name builds one"
         )
 
 
@@ -299,7 +280,7 @@ def build_training_request(
 ) -> TrainingJobRequest:
     """The CreateTrainingJob request of a Nova DPO training job.
 
-    :param job_name: the job's name (see :func:`job_name`).
+    :param job_name: the job's name (see :func:`~nova_dpo.platforms.naming.job_name`).
     :param training_recipe: a shipped DPO recipe name, a v1 alias, a YAML path, or a resolved recipe.
     :param role: ARN of the IAM role the job runs as.
     :param output_path: ``s3://`` prefix for the job's output (``<output_path>/<job_name>/output/...``).

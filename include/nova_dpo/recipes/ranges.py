@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from nova_dpo.platforms.aws_catalog import MODELS, RECIPES, RecipeSpec
+from nova_dpo.catalog import MODELS, RECIPES, RecipeSpec
 
 Kind = Literal["int", "number", "str", "bool", "list", "any"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nova_dpo.platforms.aws_catalog import RECIPES, RecipeSpec
+from nova_dpo.catalog import RECIPES, RecipeSpec
 from nova_dpo.recipes.loading import locate_recipe, read_recipe_file
 from nova_dpo.recipes.overrides import Overrides, apply_overrides
 from nova_dpo.recipes.validation import base_recipe_for, validate_recipe

@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from nova_dpo.platforms.aws_catalog import MODELS, RECIPES, RecipeSpec
+from nova_dpo.catalog import MODELS, RECIPES, RecipeSpec
 from nova_dpo.recipes.loading import load_recipe, locate_recipe, read_recipe_file, shipped_recipes
 from nova_dpo.recipes.overrides import key_paths
 from nova_dpo.recipes.ranges import Bounds, Rule, format_value, rules_for

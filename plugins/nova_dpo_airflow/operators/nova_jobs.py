@@ -49,7 +49,8 @@ from nova_dpo.platforms.base import (
 )
 from nova_dpo.platforms.factory import LOCAL, PLATFORMS, SAGEMAKER, build_platform, local_root
 from nova_dpo.platforms.local.model import DEFAULT_BASE_MODEL
-from nova_dpo.platforms.sagemaker_requests import job_name as derive_job_name
+from nova_dpo.platforms.naming import AttemptsExhaustedError
+from nova_dpo.platforms.naming import job_name as derive_job_name
 from nova_dpo.recipes import ResolvedRecipe, resolve_recipe
 from nova_dpo_airflow.triggers.local_job import LocalJobTrigger, describe_progress
 
@@ -316,8 +317,6 @@ class NovaJobBaseOperator(BaseOperator):
     # -------------------------------------------------------------------------------------------- execute
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from nova_dpo.platforms.sagemaker import AttemptsExhaustedError
-
         self._apply_plan()
         platform_name = self._platform_name()
         recipe = self._resolve_recipe()

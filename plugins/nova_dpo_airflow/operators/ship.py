@@ -560,7 +560,8 @@ class NovaTeardownOperator(_NovaShipOperator):
     def _stop_job(self, platform: Any, name: str) -> list[str]:
         """Stop the job ``name``'s running attempt; the names of the jobs stopped."""
         from nova_dpo.platforms.base import JobNotFoundError, JobRef, JobStatus
-        from nova_dpo.platforms.sagemaker import PLATFORM, attempt_job_name
+        from nova_dpo.platforms.naming import attempt_job_name
+        from nova_dpo.platforms.sagemaker import PLATFORM
 
         stopped = []
         # The platform retries a Failed or Stopped job as <name>-a2, -a3, ...: only the last attempt may run.

@@ -19,7 +19,7 @@ LINES = [
 @pytest.fixture
 def only_evaluation_commands(monkeypatch):
     # The CLI round trip must not depend on other areas' command modules.
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("nova_dpo.evaluation.commands",))
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("nova_dpo.commands.evaluation",))
 
 
 @pytest.mark.usefixtures("only_evaluation_commands")
@@ -51,10 +51,13 @@ def test_metrics_command_reports_a_missing_file(tmp_path):
 
 
 def test_evaluation_imports_neither_airflow_nor_torch():
-    modules = ["commands", "gen_qa_metrics", "judge_protocol", "judge_stats", "results"]
+    modules = [
+        "nova_dpo.commands.evaluation",
+        *(f"nova_dpo.evaluation.{m}" for m in ("gen_qa_metrics", "judge_protocol", "judge_stats", "results")),
+    ]
     code = (
         "import sys\n"
-        + "".join(f"import nova_dpo.evaluation.{m}\n" for m in modules)
+        + "".join(f"import {m}\n" for m in modules)
         + "heavy = sorted(m for m in ('airflow', 'torch', 'transformers') if m in sys.modules)\n"
         + "assert not heavy, heavy\n"
     )

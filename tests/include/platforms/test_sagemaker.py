@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from nova_dpo.platforms import aws_catalog
+from nova_dpo import catalog
 from nova_dpo.platforms.base import (
     EvaluationJob,
     JobConflictError,
@@ -25,16 +25,11 @@ from nova_dpo.platforms.base import (
     JobStatus,
     Platform,
     TrainingJob,
-    validate_job_name,
 )
-from nova_dpo.platforms.sagemaker import (
-    AttemptsExhaustedError,
-    SageMakerPlatform,
-    attempt_job_name,
-    job_state,
-)
+from nova_dpo.platforms.naming import AttemptsExhaustedError, attempt_job_name, job_name
+from nova_dpo.platforms.sagemaker import SageMakerPlatform, job_state
 from nova_dpo.platforms.sagemaker_outputs import JobOutputError, output_archive_uri, split_s3_uri
-from nova_dpo.platforms.sagemaker_requests import RECIPE_LOCAL_PATH, job_name
+from nova_dpo.platforms.sagemaker_requests import RECIPE_LOCAL_PATH
 from nova_dpo.recipes import load_recipe
 from nova_dpo.recipes.yaml_io import load_yaml
 
@@ -188,42 +183,12 @@ def put_output(s3, output_path: str, name: str, files: dict[str, str]) -> str:
     return uri
 
 
-# ------------------------------------------------------------------------------------------------ names
+# --------------------------------------------------------------------------------------------- protocol
 
 
 def test_the_platform_meets_the_protocol(platform):
     assert isinstance(platform, Platform)
     assert platform.name == "sagemaker"
-
-
-def test_attempt_one_is_the_name_itself():
-    assert attempt_job_name("nova-dpo-train-r1", 1) == "nova-dpo-train-r1"
-    assert attempt_job_name("nova-dpo-train-r1", 2) == "nova-dpo-train-r1-a2"
-
-
-def test_attempt_names_are_deterministic_valid_and_at_most_63_characters():
-    long_name = job_name("nova_dpo_pipeline", "scheduled__2026-01-01T00:00:00+00:00", "train_dpo")
-    assert len(long_name) >= 61  # cut to fit: no room for a plain '-a2'
-    names = [attempt_job_name(long_name, attempt) for attempt in range(1, 12)]
-
-    assert names == [attempt_job_name(long_name, attempt) for attempt in range(1, 12)]
-    assert len(set(names)) == len(names)
-    for name in names:
-        assert len(name) <= 63
-        validate_job_name(name)
-    assert names[1].endswith("-a2")
-    assert names[10].endswith("-a11")
-
-
-def test_long_names_with_the_same_beginning_get_different_attempt_names():
-    first, second = "x" * 62 + "1", "x" * 62 + "2"
-    assert attempt_job_name(first, 2) != attempt_job_name(second, 2)
-
-
-@pytest.mark.parametrize("attempt", [0, -1, True, 1.5])
-def test_attempt_numbers_start_at_one(attempt):
-    with pytest.raises(ValueError, match="attempt"):
-        attempt_job_name("job", attempt)
 
 
 # ----------------------------------------------------------------------------------------------- submit
@@ -247,7 +212,7 @@ def test_the_created_job_is_the_nova_request(platform, creates):
     platform.submit(training_job())
 
     request = creates[0]
-    assert request["AlgorithmSpecification"]["TrainingImage"] == aws_catalog.TRAINING_IMAGES[REGION]
+    assert request["AlgorithmSpecification"]["TrainingImage"] == catalog.TRAINING_IMAGES[REGION]
     # TrainingJob.instance_count's default stands for the recipe's run.replicas (2 for this recipe).
     assert request["ResourceConfig"] == {
         "InstanceType": "ml.p5.48xlarge",
@@ -459,14 +424,14 @@ def test_describe_maps_a_failed_job_with_its_reason_billable_time_and_cost(stubb
     assert state.started == T0
     assert state.ended == T0 + timedelta(hours=1, minutes=30)
     # 2 x ml.p5.48xlarge for 1.5 h at the price table's rate.
-    expected = aws_catalog.ON_DEMAND_USD_PER_HOUR["ml.p5.48xlarge"] * 2 * 1.5
+    expected = catalog.ON_DEMAND_USD_PER_HOUR["ml.p5.48xlarge"] * 2 * 1.5
     assert state.progress == {
         "secondary_status": "Failed",
         "message": "Training job failed",
         "instance_type": "ml.p5.48xlarge",
         "instance_count": 2,
         "estimated_cost_usd": round(expected, 2),
-        "cost_basis": f"on-demand us-east-1 list price as of {aws_catalog.PRICES_AS_OF}",
+        "cost_basis": f"on-demand us-east-1 list price as of {catalog.PRICES_AS_OF}",
     }
     assert type(state).from_dict(json.loads(json.dumps(state.to_dict()))) == state
 
@@ -491,7 +456,7 @@ def test_a_running_job_bills_its_time_so_far():
     assert state.billable_seconds == 1800
     assert state.progress["secondary_status"] == "Training"
     assert state.progress["estimated_cost_usd"] == round(
-        aws_catalog.ON_DEMAND_USD_PER_HOUR["ml.g5.12xlarge"] / 2, 2
+        catalog.ON_DEMAND_USD_PER_HOUR["ml.g5.12xlarge"] / 2, 2
     )
 
 

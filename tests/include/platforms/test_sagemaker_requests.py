@@ -1,21 +1,16 @@
 import hashlib
 import logging
-import random
-import re
-import string
 
 import boto3
 import botocore.session
 import pytest
 from botocore.stub import Stubber
 
-from nova_dpo.platforms import aws_catalog
+from nova_dpo import catalog
 from nova_dpo.platforms.sagemaker_requests import (
-    JOB_NAME_PATTERN,
     RECIPE_LOCAL_PATH,
     build_evaluation_request,
     build_training_request,
-    job_name,
 )
 from nova_dpo.recipes import RecipeValidationError, load_recipe, resolve_recipe
 from nova_dpo.recipes.yaml_io import load_yaml
@@ -75,7 +70,7 @@ def test_lora_training_request_with_validation_kms_vpc_and_tags_is_a_valid_api_c
 
     assert request["AlgorithmSpecification"] == {
         "TrainingInputMode": "File",
-        "TrainingImage": aws_catalog.TRAINING_IMAGES["us-east-1"],
+        "TrainingImage": catalog.TRAINING_IMAGES["us-east-1"],
     }
     channels = _channels(request)
     assert list(channels) == ["train", "validation", "recipe"]
@@ -141,7 +136,7 @@ def test_full_rank_training_request_is_a_valid_api_call(sagemaker, recipe, insta
     built = _training(training_recipe=recipe, instance_type=instance_type, instance_count=count)
     _send(sagemaker, built.request)
     resources = built.request["ResourceConfig"]
-    spec = aws_catalog.RECIPES[recipe]
+    spec = catalog.RECIPES[recipe]
     assert resources["InstanceType"] == (instance_type or spec.default_instance_type)
     assert resources["InstanceCount"] == (count or spec.counts.default)
     assert built.recipe.config["run"]["replicas"] == resources["InstanceCount"]
@@ -189,7 +184,7 @@ def test_evaluation_request_is_a_valid_api_call(sagemaker, recipe, file_name):
     )
     request = built.request
     _send(sagemaker, request)
-    assert request["AlgorithmSpecification"]["TrainingImage"] == aws_catalog.EVALUATION_IMAGES["us-east-1"]
+    assert request["AlgorithmSpecification"]["TrainingImage"] == catalog.EVALUATION_IMAGES["us-east-1"]
     channels = _channels(request)
     assert list(channels) == ["train", "recipe"]
     assert channels["train"]["DataSource"]["S3DataSource"] == {
@@ -349,57 +344,6 @@ def test_old_sdk_sample_recipe_name_resolves_to_its_v2_copy():
     assert built.recipe.name == "nova_micro_1_0_p5_p4d_gpu_lora_dpo"
 
 
-# job names
-
-
-def _random_text(rng, max_length=120):
-    alphabet = string.ascii_letters + string.digits + "_-:.+T /é"
-    return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, max_length)))
-
-
-def test_job_names_are_valid_for_sagemaker_whatever_the_input():
-    rng = random.Random(1234)
-    sagemaker_pattern = (
-        botocore.session.get_session().get_service_model("sagemaker").shape_for("TrainingJobName")
-    )
-    pattern = re.compile(f"^(?:{sagemaker_pattern.metadata['pattern']})$")
-    for _ in range(2000):
-        name = job_name(_random_text(rng), _random_text(rng), _random_text(rng, 20), rng.randint(0, 12))
-        assert 1 <= len(name) <= 63
-        assert pattern.match(name), name
-        assert JOB_NAME_PATTERN.match(name)
-
-
-def test_job_names_are_deterministic_and_readable():
-    run_id = "scheduled__2026-11-24T00:00:00+00:00"
-    name = job_name("nova_dpo_pipeline", run_id, "train_dpo")
-    assert name == job_name("nova_dpo_pipeline", run_id, "train_dpo")
-    assert name.startswith("nova-dpo-pipeline-train-dpo-scheduled-2026-11-24")
-
-
-def test_job_names_stay_distinct_after_truncation():
-    base = "manual__2026-11-24T19:30:00.123456+00:00-a-very-long-suffix-that-is-cut-off"
-    names = {
-        job_name("nova_dpo_pipeline_with_a_long_dag_id", f"{base}-{i}", "evaluate_candidate")
-        for i in range(500)
-    }
-    assert len(names) == 500
-    assert len({job_name("d", "r", step) for step in ("train", "train_", "train-", "TRAIN")}) == 4
-
-
-def test_attempt_gives_a_new_name():
-    first = job_name("dag", "run", "train")
-    second = job_name("dag", "run", "train", attempt=1)
-    assert first != second
-    assert "-a1-" in second
-    with pytest.raises(ValueError, match="attempt"):
-        job_name("dag", "run", "train", attempt=-1)
-
-
-def test_empty_inputs_still_give_a_valid_name():
-    assert JOB_NAME_PATTERN.match(job_name("", "", ""))
-
-
 # catalog
 
 
@@ -407,30 +351,30 @@ def test_catalog_instance_types_are_sagemaker_training_instance_types_with_price
     enum = (
         botocore.session.get_session().get_service_model("sagemaker").shape_for("TrainingInstanceType").enum
     )
-    types = {t for spec in aws_catalog.RECIPES.values() for t in spec.instance_types}
+    types = {t for spec in catalog.RECIPES.values() for t in spec.instance_types}
     assert types <= set(enum)
-    assert types == set(aws_catalog.ON_DEMAND_USD_PER_HOUR)
+    assert types == set(catalog.ON_DEMAND_USD_PER_HOUR)
 
 
 def test_catalog_counts_default_to_an_allowed_count_and_match_the_recipes():
-    for name, spec in aws_catalog.RECIPES.items():
+    for name, spec in catalog.RECIPES.items():
         assert spec.counts.allowed is None or spec.counts.default in spec.counts.allowed
         assert load_recipe(name)["run"]["replicas"] == spec.counts.default
 
 
 def test_catalog_has_training_and_evaluation_images_for_every_region():
-    for region in aws_catalog.SUPPORTED_REGIONS:
-        assert region in aws_catalog.training_image_uri(region)
-        assert aws_catalog.evaluation_image_uri(region).endswith("nova-evaluation-repo:SM-TJ-Eval-V2-latest")
-        assert aws_catalog.image_uri_for("gen_qa", region) == aws_catalog.evaluation_image_uri(region)
-        assert aws_catalog.image_uri_for("dpo", region) == aws_catalog.training_image_uri(region)
+    for region in catalog.SUPPORTED_REGIONS:
+        assert region in catalog.training_image_uri(region)
+        assert catalog.evaluation_image_uri(region).endswith("nova-evaluation-repo:SM-TJ-Eval-V2-latest")
+        assert catalog.image_uri_for("gen_qa", region) == catalog.evaluation_image_uri(region)
+        assert catalog.image_uri_for("dpo", region) == catalog.training_image_uri(region)
     with pytest.raises(ValueError, match="supported regions"):
-        aws_catalog.evaluation_image_uri("mars-north-1")
+        catalog.evaluation_image_uri("mars-north-1")
 
 
 def test_cost_estimate():
-    assert aws_catalog.estimate_cost_usd("ml.g5.12xlarge", 2, 1800) == pytest.approx(7.09)
+    assert catalog.estimate_cost_usd("ml.g5.12xlarge", 2, 1800) == pytest.approx(7.09)
     with pytest.raises(ValueError, match="priced instance types"):
-        aws_catalog.hourly_price_usd("ml.t3.medium")
+        catalog.hourly_price_usd("ml.t3.medium")
     with pytest.raises(ValueError, match="known recipes"):
-        aws_catalog.recipe_spec("nope")
+        catalog.recipe_spec("nope")

@@ -39,8 +39,9 @@ except ImportError as error:
         allow_module_level=True,
     )
 
-from nova_dpo.platforms.aws_catalog import training_image_uri
-from nova_dpo.platforms.sagemaker_requests import DEFAULT_MAX_RUN, build_training_request
+from nova_dpo.catalog import training_image_uri
+from nova_dpo.platforms.base import DEFAULT_MAX_RUN
+from nova_dpo.platforms.sagemaker_requests import build_training_request
 from nova_dpo.recipes.loading import locate_recipe
 
 pytestmark = [

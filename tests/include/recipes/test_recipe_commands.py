@@ -5,7 +5,7 @@ import json
 import pytest
 
 from nova_dpo import cli
-from nova_dpo.recipes import commands
+from nova_dpo.commands import recipes as commands
 from nova_dpo.recipes.yaml_io import load_yaml
 
 
@@ -17,7 +17,7 @@ def _run(argv):
 
 
 def test_recipe_commands_are_registered_with_the_cli():
-    assert "nova_dpo.recipes.commands" in cli.COMMAND_MODULES
+    assert "nova_dpo.commands.recipes" in cli.COMMAND_MODULES
 
 
 def test_show_recipe_prints_the_yaml_and_its_sha256(capsys):

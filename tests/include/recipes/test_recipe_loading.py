@@ -4,7 +4,7 @@ import logging
 import pytest
 import yaml
 
-from nova_dpo.platforms.aws_catalog import RECIPES
+from nova_dpo.catalog import RECIPES
 from nova_dpo.recipes import (
     RECIPE_ALIASES,
     ResolvedRecipe,

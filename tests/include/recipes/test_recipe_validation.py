@@ -3,7 +3,7 @@ import logging
 
 import pytest
 
-from nova_dpo.platforms.aws_catalog import RECIPES
+from nova_dpo.catalog import RECIPES
 from nova_dpo.recipes import (
     RecipeValidationError,
     base_recipe_for,

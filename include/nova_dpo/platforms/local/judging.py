@@ -24,16 +24,15 @@ from nova_dpo.evaluation.judge_protocol import build_judge_prompts, judge_pairs
 from nova_dpo.evaluation.judge_stats import PairOutcome, judge_statistics
 from nova_dpo.evaluation.results import LLM_JUDGE_TASK, build_results, results_filename, write_results
 from nova_dpo.platforms.local.credentials import JUDGE_API_KEY_ENV
-from nova_dpo.platforms.local.generation import (
-    DEFAULT_BATCH_SIZE,
+from nova_dpo.platforms.local.local_config import DEFAULT_BATCH_SIZE, LocalEvaluationOptions
+from nova_dpo.platforms.local.model import DEFAULT_BASE_MODEL
+from nova_dpo.platforms.local.text_generator import (
     InferenceSettings,
-    LocalEvaluationOptions,
     ProgressFn,
     ProgressLog,
     TextGenerator,
     read_jsonl_objects,
 )
-from nova_dpo.platforms.local.model import DEFAULT_BASE_MODEL
 
 log = logging.getLogger(__name__)
 

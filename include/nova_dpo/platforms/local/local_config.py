@@ -1,25 +1,60 @@
-"""Knobs of the local trainer that have no counterpart in a Nova recipe.
+"""Knobs of the local training and evaluation jobs that have no counterpart in a Nova recipe.
 
 The Nova recipe decides *what* is trained (beta, learning rate, schedule, epochs, global batch, LoRA alpha and
-dropout, LoRA+ ratio); these options decide *how* it runs on this machine (adapter rank, memory, threads,
-a cap on steps and rows for quick runs). They are kept apart so a recipe means the same on both platforms.
+dropout, LoRA+ ratio) and how replies are decoded; these options decide *how* a job runs on this machine
+(adapter rank, memory, threads, batch size, dtype, device, the local judge, a cap on steps and rows for quick
+runs). They are kept apart so a recipe means the same on both platforms. This module imports no ML library, so
+the run plan and the CLI check options without loading one.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from nova_dpo.platforms.local.model import DTYPES
+
+# Rows decoded together. On a 2-core CPU with SmolLM2-135M, 16 rows decode 1.7x the tokens/s of 8 and 32 add
+# little more (benchmarks/bench_local.py); the decoding step reads every weight once whatever the row count.
+DEFAULT_BATCH_SIZE = 16
+DTYPE_CHOICES = ("auto", *DTYPES)
+# How replies are decoded: continuous batching where the model allows it (auto), or transformers'
+# ``model.generate`` on left-padded batches (padded: slower, for any model).
+DECODER_CHOICES = ("auto", "continuous", "padded")
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 # All linear layers of a Llama block: the usual choice for LoRA on small models.
 LLAMA_LINEAR_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
+class _Options:
+    """Options that travel as plain dicts (a job spec's ``local``, CLI or DAG params)."""
+
+    label: ClassVar[str]
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any] | None) -> Self:
+        """Options from a plain dict; unknown keys are an error."""
+        values = dict(values or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(
+                f"Unknown {cls.label} option(s): {', '.join(unknown)}. Known options: {', '.join(sorted(known))}."
+            )
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
 @dataclass
-class LocalTrainingOptions:
+class LocalTrainingOptions(_Options):
     """How the local platform runs a Nova DPO recipe on this machine."""
+
+    label: ClassVar[str] = "local training"
 
     lora_rank: int = field(
         default=8,
@@ -116,17 +151,89 @@ class LocalTrainingOptions:
         if self.logging_steps < 1:
             raise ValueError(f"logging_steps must be at least 1, got {self.logging_steps}.")
 
-    @classmethod
-    def from_dict(cls, values: dict[str, Any] | None) -> LocalTrainingOptions:
-        """Options from a plain dict (a job spec, CLI or DAG params); unknown keys are an error."""
-        values = dict(values or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(
-                f"Unknown local training option(s): {', '.join(unknown)}. Known options: {', '.join(sorted(known))}."
-            )
-        return cls(**values)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+@dataclass
+class LocalEvaluationOptions(_Options):
+    """How the local platform runs an evaluation job on this machine.
+
+    The judge is Nova's own on SageMaker and a choice here. ``dtype`` changes greedy replies a little
+    (bfloat16 rounds differently), so compare models evaluated with the same options.
+    """
+
+    label: ClassVar[str] = "local evaluation"
+
+    batch_size: int = field(
+        default=DEFAULT_BATCH_SIZE,
+        metadata={"help": "Replies decoded together (a row that ends takes the next prompt at once)."},
+    )
+    dtype: str = field(
+        default="auto",
+        metadata={
+            "help": "float32, bfloat16, or auto: bfloat16 where the hardware computes it natively (2-3x "
+            "faster on CPUs with AVX512-BF16 or AMX), else float32."
+        },
+    )
+    device: str = field(default="auto", metadata={"help": "cpu, cuda, or auto (cuda when available)."})
+    decoder: str = field(
+        default="auto",
+        metadata={
+            "help": "continuous (continuous batching, prefix-shared prefill), padded (transformers' "
+            "generate on left-padded batches), or auto: continuous where every layer of the model attends "
+            "to the full context, else padded."
+        },
+    )
+    torch_threads: int = field(
+        default=0, metadata={"help": "CPU threads torch may use; 0 keeps torch's default (all cores)."}
+    )
+    max_new_tokens: int | None = field(
+        default=None, metadata={"help": "A cap on the recipe's inference.max_new_tokens; None keeps it."}
+    )
+    max_rows: int | None = field(
+        default=None, metadata={"help": "Evaluate only the first N rows (quick runs); None uses all."}
+    )
+    seed: int = field(default=0, metadata={"help": "Seed for sampling (temperature > 0) and the bootstrap."})
+    judge: str = field(
+        default="local",
+        metadata={
+            "help": "llm_judge: 'local' (the bundled small model) or an OpenAI-compatible base URL (its API "
+            "key, if any, reaches the job in the environment, never as an option)."
+        },
+    )
+    judge_model: str | None = field(
+        default=None,
+        metadata={
+            "help": "llm_judge: the local judge model (name or folder; default the bundled model), or the "
+            "endpoint's model name (default: the only model the endpoint lists)."
+        },
+    )
+    judge_max_new_tokens: int | None = field(
+        default=None, metadata={"help": "llm_judge: reply length of the judge; None picks per judge kind."}
+    )
+    judge_timeout_s: float = field(
+        default=120.0, metadata={"help": "llm_judge: seconds per endpoint request."}
+    )
+    judge_retries: int = field(
+        default=2, metadata={"help": "llm_judge: retries of a failed endpoint request."}
+    )
+    judge_concurrency: int = field(default=4, metadata={"help": "llm_judge: endpoint requests in flight."})
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "judge_concurrency"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
+        for name in ("max_new_tokens", "max_rows", "judge_max_new_tokens"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be positive or None, got {value}.")
+        if self.dtype not in DTYPE_CHOICES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPE_CHOICES)}, got {self.dtype!r}.")
+        if self.device not in DEVICE_CHOICES:
+            raise ValueError(f"device must be one of {', '.join(DEVICE_CHOICES)}, got {self.device!r}.")
+        if self.decoder not in DECODER_CHOICES:
+            raise ValueError(f"decoder must be one of {', '.join(DECODER_CHOICES)}, got {self.decoder!r}.")
+        if self.torch_threads < 0:
+            raise ValueError(
+                f"torch_threads must be 0 (torch's default) or positive, got {self.torch_threads}."
+            )
+        if self.judge_timeout_s <= 0 or self.judge_retries < 0:
+            raise ValueError("judge_timeout_s must be positive and judge_retries non-negative.")

@@ -5,7 +5,7 @@
 (TRL + PEFT on a small open model), an :class:`EvaluationJob` an ``evaluation`` job (local generation and the
 Nova metrics). Each job's output stays in its job folder, ``{root}/jobs/{name}/output/``.
 
-``submit`` is idempotent by job name, with SageMaker's rules (see :mod:`nova_dpo.platforms.sagemaker`): a
+``submit`` is idempotent by job name, with SageMaker's rules (see :mod:`nova_dpo.platforms.naming`): a
 running or completed job is attached to, and a failed or stopped one is retried under the next attempt name
 (``<name>-a2``, ...), so a retried Airflow task re-attaches to a job that survived a worker restart, and runs
 again after a job that failed.
@@ -32,10 +32,10 @@ from nova_dpo.platforms.base import (
     TrainingJob,
 )
 from nova_dpo.platforms.local.jobs import PLATFORM, LocalJobRunner
-from nova_dpo.platforms.local.local_config import LocalTrainingOptions
+from nova_dpo.platforms.local.local_config import LocalEvaluationOptions, LocalTrainingOptions
 from nova_dpo.platforms.local.model import DEFAULT_BASE_MODEL
 from nova_dpo.platforms.local.worker import OUTPUT_DIR, read_json
-from nova_dpo.platforms.sagemaker import DEFAULT_MAX_ATTEMPTS, AttemptsExhaustedError, attempt_job_name
+from nova_dpo.platforms.naming import DEFAULT_MAX_ATTEMPTS, AttemptsExhaustedError, attempt_job_name
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +111,6 @@ class LocalPlatform:
                 "base_model": job.base_model or DEFAULT_BASE_MODEL,
             }
         if isinstance(job, EvaluationJob):
-            # Imported here: the generation module loads the metric code (rouge, nltk), a third of a second
-            # that every DAG file importing the operators would otherwise pay.
-            from nova_dpo.platforms.local.generation import LocalEvaluationOptions
-
             LocalEvaluationOptions.from_dict(job.local)
             return EVALUATION_KIND, {
                 "task": job.task,

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from nova_dpo.platforms.local.generation import InferenceSettings, TextGenerator
+from nova_dpo.platforms.local.text_generator import InferenceSettings, TextGenerator
 
 # Bedrock Converse's ``inferenceConfig`` names (and the model store's ``stop_sequences``), accepted next to
 # the recipe's names so a Converse request can be passed through as is.
@@ -74,7 +74,7 @@ class LocalRuntime:
     """Chats with local models, keeping the last one loaded.
 
     :param dtype: ``auto``, ``float32`` or ``bfloat16``
-        (see :func:`~nova_dpo.platforms.local.generation.resolve_dtype`).
+        (see :func:`~nova_dpo.platforms.local.text_generator.resolve_dtype`).
     :param device: ``auto``, ``cpu`` or ``cuda``.
     :param torch_threads: CPU threads for torch; 0 keeps torch's default.
     """

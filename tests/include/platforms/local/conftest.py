@@ -124,8 +124,8 @@ def generator(tiny_model_dir: Path):
     answers every prompt with the same token, which would hide padding and ordering bugs)."""
     import torch
 
-    from nova_dpo.platforms.local.generation import TextGenerator
     from nova_dpo.platforms.local.model import load_model_and_tokenizer
+    from nova_dpo.platforms.local.text_generator import TextGenerator
 
     model, tokenizer = load_model_and_tokenizer(tiny_model_dir)
     with torch.random.fork_rng(), torch.no_grad():

@@ -15,7 +15,7 @@ from nova_dpo.platforms.local.decoding import (
     PrefixSharingPrefill,
     TokenChooser,
 )
-from nova_dpo.platforms.local.generation import InferenceSettings, TextGenerator
+from nova_dpo.platforms.local.text_generator import InferenceSettings, TextGenerator
 
 SYSTEM = "You may call one or more functions to assist with the user query. <tools>get_weather(city)</tools>"
 QUESTIONS = (

@@ -12,15 +12,14 @@ from nova_dpo.cli import main
 from nova_dpo.evaluation.gen_qa_metrics import GEN_QA_METRICS, read_inference_output
 from nova_dpo.evaluation.results import GEN_QA_TASK, read_results
 from nova_dpo.platforms.local.generation import (
-    InferenceSettings,
-    LocalEvaluationOptions,
-    TextGenerator,
     gen_qa_messages,
     generate_inference_output,
     run_evaluation_job,
     split_turns,
 )
+from nova_dpo.platforms.local.local_config import LocalEvaluationOptions
 from nova_dpo.platforms.local.model import TINY_RANDOM_MODEL
+from nova_dpo.platforms.local.text_generator import InferenceSettings, TextGenerator
 
 PROMPTS = (
     "Hi",

@@ -27,7 +27,7 @@ from nova_dpo.platforms.local import worker
 from nova_dpo.platforms.local.jobs import LocalJobRunner
 from nova_dpo.platforms.local.model import DEFAULT_BASE_MODEL
 from nova_dpo.platforms.local.platform import LocalPlatform, local_path
-from nova_dpo.platforms.sagemaker import AttemptsExhaustedError
+from nova_dpo.platforms.naming import AttemptsExhaustedError
 from nova_dpo.recipes import load_recipe
 
 LORA = "nova_micro_1_0_p5_p4d_gpu_lora_dpo"

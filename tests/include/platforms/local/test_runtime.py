@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from nova_dpo.cli import main
-from nova_dpo.platforms.local.generation import InferenceSettings
 from nova_dpo.platforms.local.model import TINY_RANDOM_MODEL
 from nova_dpo.platforms.local.runtime import LocalRuntime, chat_messages, inference_settings
+from nova_dpo.platforms.local.text_generator import InferenceSettings
 
 
 def test_inference_settings_take_recipe_and_converse_names():

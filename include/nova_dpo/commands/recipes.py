@@ -12,7 +12,8 @@ import argparse
 import json
 import sys
 
-from nova_dpo.platforms.sagemaker_requests import DEFAULT_MAX_RUN, DEFAULT_REGION, build_training_request
+from nova_dpo.platforms.base import DEFAULT_MAX_RUN
+from nova_dpo.platforms.sagemaker_requests import DEFAULT_REGION, build_training_request
 from nova_dpo.recipes.resolve import resolve_recipe
 from nova_dpo.recipes.validation import param_bounds
 

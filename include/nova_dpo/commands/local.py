@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 
 # Only constants: generation and training import torch and the metrics, so each handler imports them itself.
-from nova_dpo.platforms.local.model import DEFAULT_BASE_MODEL, DTYPES
+from nova_dpo.platforms.local.local_config import DTYPE_CHOICES
+from nova_dpo.platforms.local.model import DEFAULT_BASE_MODEL
 
 
 def _add_machine_options(parser: argparse.ArgumentParser, batch: bool = True) -> None:
@@ -28,7 +29,7 @@ def _add_machine_options(parser: argparse.ArgumentParser, batch: bool = True) ->
         )
     parser.add_argument(
         "--dtype",
-        choices=("auto", *DTYPES),  # generation.DTYPE_CHOICES, without importing generation
+        choices=DTYPE_CHOICES,
         default="auto",
         help="auto: bfloat16 where the CPU/GPU computes it natively, else float32",
     )
@@ -140,12 +141,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 def run_generate(args: argparse.Namespace) -> int:
     from nova_dpo.platforms.base import INFERENCE_OUTPUT_FILE
-    from nova_dpo.platforms.local.generation import (
-        InferenceSettings,
-        TextGenerator,
-        generate_inference_output,
-        read_gen_qa,
-    )
+    from nova_dpo.platforms.local.generation import generate_inference_output, read_gen_qa
+    from nova_dpo.platforms.local.text_generator import InferenceSettings, TextGenerator
 
     settings = InferenceSettings(max_new_tokens=args.max_new_tokens, temperature=args.temperature)
     rows = read_gen_qa(args.data, args.max_rows)
@@ -159,8 +156,8 @@ def run_generate(args: argparse.Namespace) -> int:
 
 def run_judge(args: argparse.Namespace) -> int:
     from nova_dpo.evaluation.results import LLM_JUDGE_TASK, format_metrics_table, write_results
-    from nova_dpo.platforms.local.generation import LocalEvaluationOptions
     from nova_dpo.platforms.local.judging import EndpointJudge, judge_results, make_judge, read_judge_pairs
+    from nova_dpo.platforms.local.local_config import LocalEvaluationOptions
 
     options = LocalEvaluationOptions(
         batch_size=args.batch_size,

@@ -7,7 +7,8 @@ Sources (see the project's reference notes): the SageMaker HyperPod recipes repo
 
 The recipe validator (``nova_dpo.recipes.ranges``) builds its ``run.replicas`` rules from
 :data:`RECIPES`, and the request builder checks instance types and counts against it, so a count is
-written down once.
+written down once. It imports nothing from the project, so the recipes, the platforms and the pipeline can all
+read it: it is the bottom layer (docs/architecture.md).
 """
 
 from __future__ import annotations
