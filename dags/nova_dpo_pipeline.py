@@ -104,9 +104,16 @@ def nova_dpo_pipeline() -> None:
     @task
     def upload(plan: dict, dataset: dict) -> dict:
         """Publish the prepared files under the platform's storage root (skipped when already there)."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from nova_dpo.data.validation import DataQualityError
         from nova_dpo.pipeline import steps
 
-        return steps.upload(_plan(plan), dataset, _path_factory(plan))
+        try:
+            return steps.upload(_plan(plan), dataset, _path_factory(plan))
+        except DataQualityError as err:
+            # Missing credentials, access denied, a read-only or full storage root: say so once, not thrice.
+            raise AirflowFailException(str(err)) from err
 
     @task.short_circuit(ignore_downstream_trigger_rules=False)
     def skip_if_done(plan: dict, dataset: dict) -> bool:
@@ -249,7 +256,7 @@ def nova_dpo_pipeline() -> None:
         task_id="teardown",
         plan=PLAN,
         deployment=_xcom("deploy"),
-    ).as_teardown(setups=[plan])
+    ).as_teardown(setups=[plan], on_failure_fail_dagrun=True)
     [shipped, rejected] >> cleanup
 
 

@@ -228,3 +228,11 @@ def test_param_refuses_a_value_just_outside_its_bound(name, keyword, inside, out
     assert Param(**definition).resolve(value=inside) == inside
     with pytest.raises(ParamValidationError):
         Param(**definition).resolve(value=outside)
+
+
+def test_the_teardown_fails_the_run_when_it_fails(dag_bag):
+    """NovaTeardownOperator fails after its cleanup when a task of the run failed; this makes the run fail too
+    (a run marked failed in the UI would otherwise end success: see the operator)."""
+    teardown = dag_bag.dags["nova_dpo_pipeline"].get_task("teardown")
+    assert teardown.is_teardown
+    assert teardown.on_failure_fail_dagrun

@@ -40,7 +40,7 @@ def test_an_unreadable_default_source_fails_the_run_once_and_tears_down(
     assert str(run.state) == "failed", tries
     assert tries["resolve_run"] == ("success", 1)
     assert tries["prepare_dataset"] == ("failed", 1), "a data error is not retried"
-    assert tries["teardown"][0] == "success"
+    assert tries["teardown"][0] == "failed", "it cleans up, then reports the run's failure"
     assert pipeline.get_task("prepare_dataset").retries == 2, "other errors still are"
     assert "cannot list the commits of nvidia/When2Call" in caplog.text
 
@@ -72,5 +72,7 @@ def test_a_run_whose_training_fails_ends_failed_with_the_reason_and_tears_down(
     assert tries["train_dpo"] == "failed"
     for task_id in ("metric_gate", "publish", "reject"):
         assert tries[task_id] == "upstream_failed", (task_id, tries)
-    assert tries["teardown"] == "success"
+    assert tries["teardown"] == "failed", "it cleans up, then reports the run's failure"
+    assert "Cleanup done" in caplog.text
+    assert "train_dpo" in caplog.text.split("Cleanup done", 1)[1]
     assert f"Base model folder {missing_model} does not exist" in caplog.text, "the job's reason in the log"

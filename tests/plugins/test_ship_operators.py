@@ -288,6 +288,43 @@ class TestLocal:
         assert store.get_model(imported["model_id"]).name == plan["ship"]["model_name"]
 
 
+class RunStates:
+    """The task SDK's view of the run's task states (``RuntimeTaskInstance.get_task_states``), as the API
+    server would answer it for a run that was marked failed while ``train_dpo`` ran."""
+
+    def __init__(self, run_id: str, states: dict[str, str]) -> None:
+        self.answer = {run_id: states}
+
+    def get_task_states(self, dag_id: str, run_ids: list[str]) -> dict[str, dict[str, str]]:
+        return self.answer
+
+
+@pytest.mark.parametrize(
+    ("states", "failed"),
+    [
+        (
+            {"train_dpo": "failed", "metric_gate": "skipped", "publish": "skipped", "teardown": "running"},
+            True,
+        ),
+        ({"prepare_dataset": "failed", "train_dpo": "upstream_failed", "teardown": "running"}, True),
+        ({"train_dpo": "success", "reject": "success", "publish": "skipped", "teardown": "running"}, False),
+    ],
+)
+def test_teardown_cleans_up_then_fails_a_run_with_a_failed_task(tmp_path, states, failed):
+    plan = make_plan("local", str(tmp_path / "home"))
+    run_id = plan["run_id"]
+    operator = NovaTeardownOperator(task_id="teardown", plan=plan, deployment={})
+    context = {"ti": RunStates(run_id, states), "run_id": run_id}
+
+    if failed:
+        with pytest.raises(
+            AirflowFailException, match=r"Cleanup done .*the run failed: (prepare_dataset, )?train_dpo"
+        ):
+            operator.execute(context)
+    else:
+        assert operator.execute(context) == {"stopped": [], "deleted_deployments": [], "pruned_models": []}
+
+
 # --------------------------------------------------------------------------------------------- sagemaker
 
 

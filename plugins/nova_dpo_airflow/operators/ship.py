@@ -472,6 +472,11 @@ class NovaTeardownOperator(_NovaShipOperator):
     Whatever does not exist is skipped. Every action is attempted and logged; if any fails, the task fails
     afterwards, naming them.
 
+    Then it reports the run's outcome: when a task of the run failed, the teardown fails too (after its
+    cleanup), naming the tasks, so that with ``on_failure_fail_dagrun=True`` the run ends failed. Without this,
+    a run marked failed in the UI ended *success*: Airflow marks the running task failed and the pending ones
+    skipped, leaves the teardown to run, and then sees only skipped leaves.
+
     :param plan: The run plan from ``resolve_run``. (templated)
     :param job_names: Names of the run's training and evaluation jobs. (default: the plan's) (templated)
     :param deployment: The deploy step's result, if it got that far. (templated)
@@ -498,6 +503,29 @@ class NovaTeardownOperator(_NovaShipOperator):
         super().__init__(**kwargs)
         self.job_names = job_names
         self.deployment = deployment
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        result = super().execute(context)
+        failed = self._failed_tasks(context)
+        if failed:
+            raise AirflowFailException(
+                f"Cleanup done ({result}); the run failed: {', '.join(failed)} "
+                f"{'is' if len(failed) == 1 else 'are'} failed (by an error, or marked failed)."
+            )
+        return result
+
+    def _failed_tasks(self, context: Context) -> list[str]:
+        """The run's other tasks that failed or whose upstream failed."""
+        ti = context.get("ti")
+        if ti is None or not hasattr(ti, "get_task_states"):
+            return []
+        run_id = context["run_id"]
+        states = ti.get_task_states(dag_id=self.dag_id, run_ids=[run_id]).get(run_id, {})
+        return sorted(
+            task_id
+            for task_id, state in states.items()
+            if state in ("failed", "upstream_failed") and task_id != self.task_id
+        )
 
     def _job_names(self, plan: RunPlan) -> list[str]:
         if self.job_names is None:
