@@ -172,8 +172,12 @@ def test_resolving_a_resolved_recipe_applies_more_overrides():
     assert first.config["run"]["replicas"] == 4
 
 
-def test_resolve_logs_the_resolved_config(caplog):
+def test_resolve_logs_one_line_and_the_yaml_only_at_debug(caplog):
     with caplog.at_level(logging.INFO, logger="nova_dpo.recipes"):
         resolved = resolve_recipe("nova_pro_1_0_p5_48xl_gpu_llm_judge_eval")
-    assert resolved.sha256 in caplog.text
+    assert resolved.sha256[:12] in caplog.text
+    assert "task: llm_judge" not in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="nova_dpo.recipes"):
+        resolve_recipe("nova_pro_1_0_p5_48xl_gpu_llm_judge_eval")
     assert "task: llm_judge" in caplog.text
