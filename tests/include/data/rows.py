@@ -20,7 +20,9 @@ WEATHER_TOOL = {
 }
 
 
-def when2call_row(city: str = "Lisbon", *, tools_as_json: bool = True, category: str = "tool_call") -> dict[str, Any]:
+def when2call_row(
+    city: str = "Lisbon", *, tools_as_json: bool = True, category: str = "tool_call"
+) -> dict[str, Any]:
     chosen = {
         "tool_call": f'<TOOLCALL>[{{"name": "get_weather", "arguments": {{"city": "{city}"}}}}]</TOOLCALL>',
         "request_for_info": "Which city would you like the weather for?",
@@ -45,8 +47,10 @@ def nova_record(question: str = "Weather in Lisbon?") -> dict[str, Any]:
             {
                 "role": "assistant",
                 "candidates": [
-                    {"content": [{"text": '{"name": "get_weather", "parameters": {"city": "Lisbon"}}'}],
-                     "preferenceLabel": "preferred"},
+                    {
+                        "content": [{"text": '{"name": "get_weather", "parameters": {"city": "Lisbon"}}'}],
+                        "preferenceLabel": "preferred",
+                    },
                     {"content": [{"text": "It is sunny in Lisbon."}], "preferenceLabel": "non-preferred"},
                 ],
             },

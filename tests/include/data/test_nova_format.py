@@ -12,7 +12,9 @@ from tests.include.data.rows import WEATHER_TOOL, when2call_row
 def test_tools_as_dicts_or_json_strings_give_the_same_record():
     as_json = normalize_row(when2call_row(tools_as_json=True))
     as_dict = normalize_row(when2call_row(tools_as_json=False))
-    assert dpo_record(as_json, system_prompt(as_json.tools)) == dpo_record(as_dict, system_prompt(as_dict.tools))
+    assert dpo_record(as_json, system_prompt(as_json.tools)) == dpo_record(
+        as_dict, system_prompt(as_dict.tools)
+    )
 
 
 def test_system_prompt_lists_tool_specs_as_the_aws_sample_does():
@@ -33,7 +35,10 @@ def test_tool_calls_are_rewritten_to_the_json_the_prompt_asks_for():
     two_calls = '<TOOLCALL>[{"name": "a", "arguments": {"x": 1}}, {"name": "b", "arguments": {}}]</TOOLCALL>'
     text = nova_answer(two_calls)
     assert text == '{"name": "a", "parameters": {"x": 1}}\n{"name": "b", "parameters": {}}'
-    assert parse_nova_toolcalls(text) == [{"name": "a", "arguments": {"x": 1}}, {"name": "b", "arguments": {}}]
+    assert parse_nova_toolcalls(text) == [
+        {"name": "a", "arguments": {"x": 1}},
+        {"name": "b", "arguments": {}},
+    ]
     assert nova_answer("  Which city?  ") == "Which city?"
     with pytest.raises(RowError) as caught:
         nova_answer("<TOOLCALL>[{not json]</TOOLCALL>")
@@ -46,7 +51,10 @@ def test_dpo_record_has_two_labelled_candidates_and_passes_validation():
     assert record["schemaVersion"] == "bedrock-conversation-2024"
     candidates = record["messages"][-1]["candidates"]
     assert [c["preferenceLabel"] for c in candidates] == ["preferred", "non-preferred"]
-    assert json.loads(candidates[0]["content"][0]["text"]) == {"name": "get_weather", "parameters": {"city": "Lisbon"}}
+    assert json.loads(candidates[0]["content"][0]["text"]) == {
+        "name": "get_weather",
+        "parameters": {"city": "Lisbon"},
+    }
     check_record(record, max_length=4096)
 
 
