@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict, Unpack
 
 from nova_dpo.catalog import RECIPES, RecipeSpec, image_uri_for
 from nova_dpo.platforms.base import DEFAULT_MAX_RUN
@@ -60,6 +60,27 @@ class TrainingJobRequest(NamedTuple):
     request: dict[str, Any]
     upload: RecipeUpload
     recipe: ResolvedRecipe
+
+
+class RequestOptions(TypedDict, total=False):
+    """The keywords both builders pass on to the request unchanged; their defaults are ``_assemble``'s.
+
+    See :func:`build_training_request` for what each one means.
+    """
+
+    image_uri: str | None
+    region: str
+    max_run: int
+    volume_size: int
+    volume_kms_key: str | None
+    output_kms_key: str | None
+    subnets: Sequence[str] | None
+    security_group_ids: Sequence[str] | None
+    tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None
+    environment: Mapping[str, str] | None
+    recipe_s3_prefix: str | None
+    enable_remote_debug: bool
+    disable_profiler: bool
 
 
 def _check_job_name(name: str) -> None:
@@ -179,7 +200,6 @@ def _tags(tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None) -> list[
 
 
 def _assemble(
-    *,
     job_name: str,
     recipe: ResolvedRecipe,
     data_channels: list[dict[str, Any]],
@@ -187,19 +207,20 @@ def _assemble(
     output_path: str,
     instance_type: str,
     instance_count: int,
-    image_uri: str | None,
-    region: str,
-    max_run: int,
-    volume_size: int,
-    volume_kms_key: str | None,
-    output_kms_key: str | None,
-    subnets: Sequence[str] | None,
-    security_group_ids: Sequence[str] | None,
-    tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None,
-    environment: Mapping[str, str] | None,
-    recipe_s3_prefix: str | None,
-    enable_remote_debug: bool,
-    disable_profiler: bool,
+    *,
+    image_uri: str | None = None,
+    region: str = DEFAULT_REGION,
+    max_run: int = DEFAULT_MAX_RUN,
+    volume_size: int = DEFAULT_VOLUME_SIZE,
+    volume_kms_key: str | None = None,
+    output_kms_key: str | None = None,
+    subnets: Sequence[str] | None = None,
+    security_group_ids: Sequence[str] | None = None,
+    tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
+    environment: Mapping[str, str] | None = None,
+    recipe_s3_prefix: str | None = None,
+    enable_remote_debug: bool = False,
+    disable_profiler: bool = True,
 ) -> TrainingJobRequest:
     if isinstance(max_run, bool) or not isinstance(max_run, int) or max_run < 1:
         raise ValueError(f"max_run must be a positive number of seconds, got {max_run!r}")
@@ -263,20 +284,8 @@ def build_training_request(
     recipe_overrides: Overrides = None,
     instance_type: str | None = None,
     instance_count: int | None = None,
-    image_uri: str | None = None,
-    region: str = DEFAULT_REGION,
-    max_run: int = DEFAULT_MAX_RUN,
-    volume_size: int = DEFAULT_VOLUME_SIZE,
-    volume_kms_key: str | None = None,
-    output_kms_key: str | None = None,
-    subnets: Sequence[str] | None = None,
-    security_group_ids: Sequence[str] | None = None,
-    tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
-    environment: Mapping[str, str] | None = None,
     relaxed: bool = False,
-    recipe_s3_prefix: str | None = None,
-    enable_remote_debug: bool = False,
-    disable_profiler: bool = True,
+    **options: Unpack[RequestOptions],
 ) -> TrainingJobRequest:
     """The CreateTrainingJob request of a Nova DPO training job.
 
@@ -315,28 +324,7 @@ def build_training_request(
     channels = [_s3_channel("train", train_uri, "Converse")]
     if validation_uri is not None:
         channels.append(_s3_channel("validation", validation_uri, "Converse"))
-    return _assemble(
-        job_name=job_name,
-        recipe=recipe,
-        data_channels=channels,
-        role=role,
-        output_path=output_path,
-        instance_type=instance_type,
-        instance_count=instance_count,
-        image_uri=image_uri,
-        region=region,
-        max_run=max_run,
-        volume_size=volume_size,
-        volume_kms_key=volume_kms_key,
-        output_kms_key=output_kms_key,
-        subnets=subnets,
-        security_group_ids=security_group_ids,
-        tags=tags,
-        environment=environment,
-        recipe_s3_prefix=recipe_s3_prefix,
-        enable_remote_debug=enable_remote_debug,
-        disable_profiler=disable_profiler,
-    )
+    return _assemble(job_name, recipe, channels, role, output_path, instance_type, instance_count, **options)
 
 
 def build_evaluation_request(
@@ -350,20 +338,8 @@ def build_evaluation_request(
     recipe_overrides: Overrides = None,
     instance_type: str | None = None,
     instance_count: int | None = None,
-    image_uri: str | None = None,
-    region: str = DEFAULT_REGION,
-    max_run: int = DEFAULT_MAX_RUN,
-    volume_size: int = DEFAULT_VOLUME_SIZE,
-    volume_kms_key: str | None = None,
-    output_kms_key: str | None = None,
-    subnets: Sequence[str] | None = None,
-    security_group_ids: Sequence[str] | None = None,
-    tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
-    environment: Mapping[str, str] | None = None,
     relaxed: bool = False,
-    recipe_s3_prefix: str | None = None,
-    enable_remote_debug: bool = False,
-    disable_profiler: bool = True,
+    **options: Unpack[RequestOptions],
 ) -> TrainingJobRequest:
     """The CreateTrainingJob request of a Nova evaluation job (``gen_qa`` or ``llm_judge``).
 
@@ -392,25 +368,5 @@ def build_evaluation_request(
     file_name = data_uri.rstrip("/").rsplit("/", 1)[-1]
     if file_name.endswith(".jsonl") and file_name != f"{task}.jsonl":
         raise ValueError(f"a {task} evaluation reads a file named exactly {task}.jsonl, got {file_name!r}")
-    return _assemble(
-        job_name=job_name,
-        recipe=recipe,
-        data_channels=[_s3_channel("train", data_uri, "S3Prefix")],
-        role=role,
-        output_path=output_path,
-        instance_type=instance_type,
-        instance_count=instance_count,
-        image_uri=image_uri,
-        region=region,
-        max_run=max_run,
-        volume_size=volume_size,
-        volume_kms_key=volume_kms_key,
-        output_kms_key=output_kms_key,
-        subnets=subnets,
-        security_group_ids=security_group_ids,
-        tags=tags,
-        environment=environment,
-        recipe_s3_prefix=recipe_s3_prefix,
-        enable_remote_debug=enable_remote_debug,
-        disable_profiler=disable_profiler,
-    )
+    channels = [_s3_channel("train", data_uri, "S3Prefix")]
+    return _assemble(job_name, recipe, channels, role, output_path, instance_type, instance_count, **options)
