@@ -118,30 +118,24 @@ class _JsonRecord:
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrainingJob(_JsonRecord):
-    """A DPO training job: a resolved Nova recipe and its data.
+class _Job(_JsonRecord):
+    """What a training and an evaluation job both have.
 
     :param name: the job name, unique on the platform; submitting it again attaches to the same job.
     :param recipe: the resolved recipe (base YAML merged with overrides), as a dict.
-    :param train_uri: the training data (``s3://`` or ``file://``).
-    :param validation_uri: the validation data, if any.
     :param output_uri: where the job writes its output (an S3 prefix, or a local folder).
-    :param base_model: the model trained from: ``run.model_name_or_path`` on SageMaker, a local model name
-        or folder locally.
-    :param local: options only the local platform reads (LoRA rank, dtype, step caps, ...).
+    :param local: options only the local platform reads (LoRA rank, dtype, step caps; judge model, batch
+        size, ...).
     :param instance_type: SageMaker instance type (ignored locally).
     :param instance_count: SageMaker instance count (ignored locally).
-    :param image_uri: the training image (SageMaker only; Nova has no default image).
+    :param image_uri: the job's image (SageMaker only; Nova has no default image).
     :param max_run: seconds after which the job is stopped, on both platforms.
     :param tags: tags for the job (SageMaker tags; kept in the local job's definition).
     """
 
     name: str
     recipe: dict[str, Any]
-    train_uri: str
     output_uri: str
-    base_model: str
-    validation_uri: str | None = None
     local: dict[str, Any] = field(default_factory=dict)
     instance_type: str | None = None
     instance_count: int = 1
@@ -150,55 +144,48 @@ class TrainingJob(_JsonRecord):
     tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _check_job(self.name, self.instance_count, self.max_run)
+        validate_job_name(self.name)
+        if self.instance_count < 1:
+            raise ValueError(f"instance_count must be at least 1, not {self.instance_count}.")
+        if self.max_run <= 0:
+            raise ValueError(f"max_run must be a positive number of seconds, not {self.max_run}.")
 
 
 @dataclass(frozen=True, kw_only=True)
-class EvaluationJob(_JsonRecord):
-    """A Nova evaluation job (``gen_qa`` or ``llm_judge``) over one data file.
+class TrainingJob(_Job):
+    """A DPO training job: a resolved Nova recipe and its data (the other fields are :class:`_Job`'s).
 
-    :param name: the job name, unique on the platform; submitting it again attaches to the same job.
-    :param recipe: the resolved evaluation recipe, as a dict.
+    :param train_uri: the training data (``s3://`` or ``file://``).
+    :param validation_uri: the validation data, if any.
+    :param base_model: the model trained from: ``run.model_name_or_path`` on SageMaker, a local model name
+        or folder locally.
+    """
+
+    train_uri: str
+    base_model: str
+    validation_uri: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluationJob(_Job):
+    """A Nova evaluation job over one data file (the other fields are :class:`_Job`'s).
+
     :param task: ``"gen_qa"`` (generate and score against references) or ``"llm_judge"`` (compare pairs).
     :param data_uri: ``gen_qa.jsonl`` or ``llm_judge.jsonl``.
     :param model_uri: the model evaluated: an escrow checkpoint URI or a base model
         (``run.model_name_or_path``).
-    :param output_uri: where the job writes its output.
-    :param local: options only the local platform reads (judge model, batch size, ...).
-    :param instance_type: SageMaker instance type (ignored locally).
-    :param instance_count: SageMaker instance count (ignored locally).
-    :param image_uri: the evaluation image (SageMaker only).
-    :param max_run: seconds after which the job is stopped, on both platforms.
-    :param tags: tags for the job.
     """
 
-    name: str
-    recipe: dict[str, Any]
     task: EvaluationTask
     data_uri: str
     model_uri: str
-    output_uri: str
-    local: dict[str, Any] = field(default_factory=dict)
-    instance_type: str | None = None
-    instance_count: int = 1
-    image_uri: str | None = None
-    max_run: int = DEFAULT_MAX_RUN
-    tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _check_job(self.name, self.instance_count, self.max_run)
+        super().__post_init__()
         if self.task not in EVALUATION_TASKS:
             raise ValueError(
                 f"Unknown evaluation task {self.task!r}; use one of {', '.join(EVALUATION_TASKS)}."
             )
-
-
-def _check_job(name: str, instance_count: int, max_run: int) -> None:
-    validate_job_name(name)
-    if instance_count < 1:
-        raise ValueError(f"instance_count must be at least 1, not {instance_count}.")
-    if max_run <= 0:
-        raise ValueError(f"max_run must be a positive number of seconds, not {max_run}.")
 
 
 @dataclass(frozen=True)
