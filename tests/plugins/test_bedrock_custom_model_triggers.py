@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import inspect
 import json
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -73,6 +74,22 @@ class TestTriggerContract:
             "region_name": "us-east-1",
         }
         assert rebuilt.serialize() == (classpath, kwargs)
+
+    def test_takes_its_argument_by_name_and_no_other(self, trigger_class, args, waiter_name):
+        (argument, value), *_ = args.items()
+
+        signature = inspect.signature(trigger_class)
+
+        assert next(iter(signature.parameters)) == argument
+        assert signature.parameters["waiter_delay"].default == trigger_class.default_waiter_delay
+        assert trigger_class(**args).serialize()[1] == {
+            argument: value,
+            "waiter_delay": trigger_class.default_waiter_delay,
+            "waiter_max_attempts": trigger_class.default_waiter_max_attempts,
+            "aws_conn_id": "aws_default",
+        }
+        with pytest.raises(TypeError, match=argument):
+            trigger_class(resource_arn=value)
 
     def test_hook_knows_the_waiter(self, trigger_class, args, waiter_name):
         trigger = trigger_class(
