@@ -8,8 +8,11 @@ from __future__ import annotations
 import pytest
 
 from nova_dpo.data.synthesize import write_synthetic
+from tests.e2e import test_sagemaker_pipeline as sagemaker_e2e
 from tests.e2e.test_backfill import SNAPSHOTS, backfill, execute
-from tests.e2e.test_sagemaker_pipeline import aws, conf, expect_rejection, expect_shipping  # noqa: F401 (aws: a fixture)
+from tests.e2e.test_sagemaker_pipeline import conf, expect_rejection, expect_shipping
+
+aws = sagemaker_e2e.aws  # the fixture: S3 and SageMaker on moto, Bedrock stubbed
 pytestmark = pytest.mark.slow
 
 
