@@ -63,6 +63,21 @@ def s3_root(moto_server):
     return UPath(f"s3://{bucket}/root", client_kwargs={"endpoint_url": moto_server})
 
 
+@pytest.fixture(scope="module")
+def moto_clients():
+    """moto in-process, with one SageMaker and one S3 client for the whole module (building clients is the
+    slow part): ``(mock, sagemaker, s3)``; a module's own fixture calls ``mock.reset()`` for every test."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws() as mock:
+        yield (
+            mock,
+            boto3.client("sagemaker", region_name="us-east-1"),
+            boto3.client("s3", region_name="us-east-1"),
+        )
+
+
 @pytest.fixture
 def judge_server():
     """An OpenAI-compatible judge endpoint on 127.0.0.1 (see :mod:`tests.judge_server`)."""

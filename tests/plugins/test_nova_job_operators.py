@@ -12,15 +12,13 @@ trains and evaluates the tiny random model for real.
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import os
 import subprocess
 import sys
-import tarfile
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -33,7 +31,6 @@ from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerTrigger
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, TaskDeferred
 from airflow.sdk import DAG
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from nova_dpo import catalog
 from nova_dpo.platforms.base import EvaluationJob, JobRef, JobStatus, TrainingJob
@@ -50,11 +47,19 @@ from nova_dpo_airflow.operators.nova_jobs import (
     NovaEvaluationOperator,
 )
 from nova_dpo_airflow.triggers.local_job import LocalJobTrigger
+from tests import sagemaker_fakes as fakes
+from tests.sagemaker_fakes import (
+    REGION,
+    ROLE,
+    T0,
+    arn,
+    expect_describe,
+    recorded_creates,
+    tar_gz,
+)
 
 DAG_ID = "nova_dpo_pipeline"
 RUN_ID = "manual__2026-01-02T03:00:00+00:00"
-REGION = "us-east-1"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 BUCKET = "nova-dpo-operators"
 OUTPUT = f"s3://{BUCKET}/runs/r1/training"
 TRAIN = f"s3://{BUCKET}/datasets/when2call/v1/0123456789ab/train.jsonl"
@@ -63,7 +68,6 @@ ESCROW = "s3://customer-escrow-123456789012-smtj-abc123/train-dpo"
 LORA = "nova_micro_1_0_p5_p4d_gpu_lora_dpo"
 GEN_QA = "nova_micro_1_0_p5_48xl_gpu_bring_your_own_dataset_eval"
 OVERRIDES = {"training_config": {"model": {"dpo_cfg": {"beta": 0.05}}}}
-T0 = datetime(2026, 1, 2, 3, 0, 0, tzinfo=UTC)
 TRAIN_JOB = job_name(DAG_ID, RUN_ID, "train_dpo")
 REPO = Path(__file__).resolve().parents[2]
 
@@ -107,18 +111,11 @@ def test_importing_the_module_imports_no_heavy_library():
 # ================================================================================================ SageMaker
 
 
-@pytest.fixture(scope="module")
-def _moto():
-    """moto for the whole module, with one pair of clients: building clients is the slow part."""
-    with mock_aws() as moto:
-        yield moto, boto3.client("sagemaker", region_name=REGION), boto3.client("s3", region_name=REGION)
-
-
 @pytest.fixture
-def aws(_moto):
+def aws(moto_clients):
     """A Stubber on the SageMaker client of ``SageMakerHook().conn``, and moto's S3 (one empty bucket) as
     ``S3Hook().conn``."""
-    moto, sagemaker, s3 = _moto
+    moto, sagemaker, s3 = moto_clients
     moto.reset()
     s3.create_bucket(Bucket=BUCKET)
     with (
@@ -132,17 +129,8 @@ def aws(_moto):
 
 @pytest.fixture
 def creates(aws):
-    """Every CreateTrainingJob request sent, recorded from botocore's own events."""
-    sagemaker, _, _ = aws
-    sent: list[dict] = []
-
-    def record(params, **_):
-        sent.append(dict(params))
-
-    event = "provide-client-params.sagemaker.CreateTrainingJob"
-    sagemaker.meta.events.register(event, record)
-    yield sent
-    sagemaker.meta.events.unregister(event, record)
+    with recorded_creates(aws[0]) as sent:
+        yield sent
 
 
 @pytest.fixture
@@ -204,44 +192,12 @@ def expected_training_request(sagemaker, s3, name: str = TRAIN_JOB) -> tuple[dic
 
 
 def described(request: dict, status: str, **extra: Any) -> dict:
-    """A DescribeTrainingJob response of the job ``request`` created."""
-    name = request["TrainingJobName"]
-    response = {
-        "TrainingJobName": name,
-        "TrainingJobArn": arn(name),
-        "ModelArtifacts": {"S3ModelArtifacts": f"{OUTPUT}/{name}/output/model.tar.gz"},
-        "TrainingJobStatus": status,
-        "SecondaryStatus": {"InProgress": "Training"}.get(status, status),
-        "AlgorithmSpecification": request["AlgorithmSpecification"],
-        "RoleArn": request["RoleArn"],
-        "InputDataConfig": request["InputDataConfig"],
-        "OutputDataConfig": request["OutputDataConfig"],
-        "ResourceConfig": request["ResourceConfig"],
-        "StoppingCondition": request["StoppingCondition"],
-        "HyperParameters": request["HyperParameters"],
-        "CreationTime": T0,
-        "TrainingStartTime": T0,
-    }
+    """A DescribeTrainingJob response of the job ``request`` created, started at T0 and, once it ended,
+    an hour later."""
+    response = fakes.described(request, status, TrainingStartTime=T0)
     if status in ("Completed", "Failed", "Stopped"):
         response |= {"TrainingEndTime": T0 + timedelta(hours=1), "BillableTimeInSeconds": 3600}
     return response | extra
-
-
-def arn(name: str) -> str:
-    return f"arn:aws:sagemaker:{REGION}:123456789012:training-job/{name}"
-
-
-def expect_describe(stubber: Stubber, name: str, response: dict | None) -> None:
-    if response is None:
-        stubber.add_client_error(
-            "describe_training_job",
-            service_error_code="ValidationException",
-            service_message="Requested resource not found.",
-            http_status_code=400,
-            expected_params={"TrainingJobName": name},
-        )
-    else:
-        stubber.add_response("describe_training_job", response, {"TrainingJobName": name})
 
 
 def expect_create(stubber: Stubber, request: dict) -> None:
@@ -252,17 +208,6 @@ def expect_create(stubber: Stubber, request: dict) -> None:
 def put_object(s3, uri: str, body: bytes) -> None:
     bucket, key = split_s3_uri(uri)
     s3.put_object(Bucket=bucket, Key=key, Body=body)
-
-
-def tar_gz(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, text in files.items():
-            data = text.encode("utf-8")
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 class TestSageMakerTraining:

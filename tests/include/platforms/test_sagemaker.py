@@ -4,17 +4,13 @@ service model."""
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from nova_dpo import catalog
 from nova_dpo.platforms.base import (
@@ -32,31 +28,30 @@ from nova_dpo.platforms.sagemaker_outputs import JobOutputError, output_archive_
 from nova_dpo.platforms.sagemaker_requests import RECIPE_LOCAL_PATH
 from nova_dpo.recipes import load_recipe
 from nova_dpo.recipes.yaml_io import load_yaml
+from tests.sagemaker_fakes import (
+    REGION,
+    ROLE,
+    T0,
+    arn,
+    described,
+    expect_describe,
+    recorded_creates,
+    tar_gz,
+)
 
-REGION = "us-east-1"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 BUCKET = "nova-dpo-platform"
 OUTPUT = f"s3://{BUCKET}/runs/r1/training"
 ESCROW = "s3://customer-escrow-123456789012-smtj-abc123/my-lora-run"
-NOT_FOUND = "Requested resource not found."
-T0 = datetime(2026, 1, 2, 3, 0, 0, tzinfo=UTC)
 LORA = "nova_micro_1_0_p5_p4d_gpu_lora_dpo"
 GEN_QA = "nova_micro_1_0_p5_48xl_gpu_bring_your_own_dataset_eval"
 LLM_JUDGE = "nova_micro_1_0_p5_48xl_gpu_llm_judge_eval"
 
 
-@pytest.fixture(scope="module")
-def _moto():
-    """moto for the whole module, with one pair of clients: building clients is the slow part."""
-    with mock_aws() as mock:
-        yield mock, boto3.client("sagemaker", region_name=REGION), boto3.client("s3", region_name=REGION)
-
-
 @pytest.fixture
-def aws(_moto):
+def aws(moto_clients):
     """moto's S3 with one bucket, and a SageMaker client (moto's jobs complete as soon as they are created);
     empty for every test."""
-    mock, sagemaker, s3 = _moto
+    mock, sagemaker, s3 = moto_clients
     mock.reset()
     s3.create_bucket(Bucket=BUCKET)
     return sagemaker, s3
@@ -79,17 +74,8 @@ def stubbed(aws, tmp_path):
 
 @pytest.fixture
 def creates(aws):
-    """Every CreateTrainingJob request the SageMaker client sends, recorded from botocore's own events."""
-    sagemaker, _ = aws
-    sent: list[dict] = []
-
-    def record(params, **_):
-        sent.append(dict(params))
-
-    event = "provide-client-params.sagemaker.CreateTrainingJob"
-    sagemaker.meta.events.register(event, record)
-    yield sent
-    sagemaker.meta.events.unregister(event, record)
+    with recorded_creates(aws[0]) as sent:
+        yield sent
 
 
 def training_job(name: str = "nova-dpo-train-r1", **overrides) -> TrainingJob:
@@ -118,62 +104,10 @@ def evaluation_job(task: str = "gen_qa", recipe: str = GEN_QA, **overrides) -> E
     return EvaluationJob(**(values | overrides))
 
 
-def arn(name: str) -> str:
-    return f"arn:aws:sagemaker:{REGION}:123456789012:training-job/{name}"
-
-
-def described(request: dict, status: str, secondary: str | None = None, **extra) -> dict:
-    """A DescribeTrainingJob response for the job ``request`` created."""
-    name = request["TrainingJobName"]
-    response = {
-        "TrainingJobName": name,
-        "TrainingJobArn": arn(name),
-        "ModelArtifacts": {
-            "S3ModelArtifacts": f"{request['OutputDataConfig']['S3OutputPath']}/{name}/output/model.tar.gz"
-        },
-        "TrainingJobStatus": status,
-        "SecondaryStatus": secondary
-        or {"InProgress": "Training", "Stopping": "Stopping"}.get(status, status),
-        "AlgorithmSpecification": request["AlgorithmSpecification"],
-        "RoleArn": request["RoleArn"],
-        "InputDataConfig": request["InputDataConfig"],
-        "OutputDataConfig": request["OutputDataConfig"],
-        "ResourceConfig": request["ResourceConfig"],
-        "StoppingCondition": request["StoppingCondition"],
-        "HyperParameters": request["HyperParameters"],
-        "CreationTime": T0,
-    }
-    return response | extra
-
-
-def expect_describe(stubber: Stubber, name: str, response: dict | None) -> None:
-    if response is None:
-        stubber.add_client_error(
-            "describe_training_job",
-            service_error_code="ValidationException",
-            service_message=NOT_FOUND,
-            http_status_code=400,
-            expected_params={"TrainingJobName": name},
-        )
-    else:
-        stubber.add_response("describe_training_job", response, {"TrainingJobName": name})
-
-
 def put_recipe(s3, built) -> None:
     """What an earlier submit left in S3: the recipe file of the job it created."""
     bucket, key = split_s3_uri(built.upload.s3_uri)
     s3.put_object(Bucket=bucket, Key=key, Body=built.upload.body)
-
-
-def tar_gz(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, text in files.items():
-            data = text.encode("utf-8")
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 def put_output(s3, output_path: str, name: str, files: dict[str, str]) -> str:
