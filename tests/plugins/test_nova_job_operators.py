@@ -684,6 +684,17 @@ def local_training(home: Path, **kwargs: Any) -> NovaDpoTrainingOperator:
     return in_dag(NovaDpoTrainingOperator, **(defaults | kwargs))
 
 
+def local_evaluation(home: Path, **kwargs: Any) -> NovaEvaluationOperator:
+    defaults: dict[str, Any] = {
+        "task_id": "gen_qa",
+        "platform": "local",
+        "local_root": str(home),
+        "training_recipe": GEN_QA,
+        "data_uri": "/data/gen_qa.jsonl",
+    }
+    return in_dag(NovaEvaluationOperator, **(defaults | kwargs))
+
+
 class TestLocalTraining:
     @pytest.mark.parametrize(
         ("wait_for_completion", "deferrable"), [(True, False), (True, True), (False, False), (False, True)]
@@ -902,12 +913,9 @@ class TestLocalEvaluation:
         name = job_name(DAG_ID, RUN_ID, "gen_qa_candidate")
         data = str(tmp_path / "gen_qa.jsonl")
         self.completed_evaluation(home, name, data)
-        operator = in_dag(
-            NovaEvaluationOperator,
+        operator = local_evaluation(
+            home,
             task_id="gen_qa_candidate",
-            platform="local",
-            local_root=str(home),
-            training_recipe=GEN_QA,
             data_uri=data,
             model_uri="tiny-random",
             results_dir=(tmp_path / "candidate").as_uri(),
@@ -925,52 +933,28 @@ class TestLocalEvaluation:
             "rouge1": 0.4
         }
 
-    def test_a_task_the_recipe_does_not_run_fails_before_a_job_starts(self, home):
-        operator = in_dag(
-            NovaEvaluationOperator,
-            task_id="llm_judge",
-            platform="local",
-            local_root=str(home),
-            training_recipe=GEN_QA,
-            task="llm_judge",
-            data_uri="/data/llm_judge.jsonl",
-        )
+    @pytest.mark.parametrize(
+        ("kwargs", "message"),
+        [
+            (
+                {"task_id": "llm_judge", "task": "llm_judge", "data_uri": "/data/llm_judge.jsonl"},
+                r"task='llm_judge' but the recipe .* evaluates 'gen_qa'",
+            ),
+            (
+                {"results_dir": "s3://bucket/runs/r1/generate/candidate"},
+                "results_dir must be a folder on the local platform",
+            ),
+            ({"training_recipe": LORA}, "is a dpo recipe"),
+        ],
+        ids=["a task the recipe does not run", "results_dir on s3", "a training recipe"],
+    )
+    def test_bad_arguments_fail_before_a_job_starts(self, home, kwargs, message):
+        operator = local_evaluation(home, **kwargs)
 
-        with pytest.raises(
-            AirflowFailException, match=r"task='llm_judge' but the recipe .* evaluates 'gen_qa'"
-        ):
+        with pytest.raises(AirflowFailException, match=message):
             operator.execute(make_context())
 
         assert LocalJobRunner(home).list_jobs() == []
-
-    def test_results_dir_on_s3_is_refused_before_a_job_starts(self, home):
-        operator = in_dag(
-            NovaEvaluationOperator,
-            task_id="gen_qa",
-            platform="local",
-            local_root=str(home),
-            training_recipe=GEN_QA,
-            data_uri="/data/gen_qa.jsonl",
-            results_dir="s3://bucket/runs/r1/generate/candidate",
-        )
-
-        with pytest.raises(AirflowFailException, match="results_dir must be a folder on the local platform"):
-            operator.execute(make_context())
-
-        assert LocalJobRunner(home).list_jobs() == []
-
-    def test_a_training_recipe_is_refused(self, home):
-        operator = in_dag(
-            NovaEvaluationOperator,
-            task_id="gen_qa",
-            platform="local",
-            local_root=str(home),
-            training_recipe=LORA,
-            data_uri="/data/gen_qa.jsonl",
-        )
-
-        with pytest.raises(AirflowFailException, match="is a dpo recipe"):
-            operator.execute(make_context())
 
 
 # ======================================================================================== local, for real
@@ -1029,12 +1013,9 @@ def test_train_then_evaluate_the_tiny_model_locally(tmp_path, monkeypatch):
         Path(trained["outputs"]["metrics_uri"].removeprefix("file://")).read_text().startswith("step_number")
     )
 
-    evaluation = in_dag(
-        NovaEvaluationOperator,
+    evaluation = local_evaluation(
+        home,
         task_id="gen_qa_candidate",
-        platform="local",
-        local_root=str(home),
-        training_recipe=GEN_QA,
         data_uri=str(gen_qa),
         model_uri=checkpoint,
         local_options={"max_new_tokens": 4, "batch_size": 2, "dtype": "float32", "device": "cpu"},

@@ -460,19 +460,25 @@ def test_stop_a_job_that_ended_or_is_stopping_sends_nothing(stubbed, status):
     platform.stop(JobRef("sagemaker", job.name, arn(job.name)))  # no StopTrainingJob is expected
 
 
-def test_stop_a_job_that_ends_while_being_stopped(stubbed):
-    platform, stubber = stubbed
-    job = training_job()
-    request = platform.build_request(job).request
+def refused_stop(stubber: Stubber, job: TrainingJob, request: dict, message: str, status_after: str) -> None:
+    """Queue a running job whose StopTrainingJob SageMaker refuses with ``message``, and which is
+    ``status_after`` when described again."""
     expect_describe(stubber, job.name, described(request, "InProgress"))
     stubber.add_client_error(
         "stop_training_job",
         service_error_code="ValidationException",
-        service_message="The request was rejected because the training job is in status Completed.",
+        service_message=message,
         http_status_code=400,
         expected_params={"TrainingJobName": job.name},
     )
-    expect_describe(stubber, job.name, described(request, "Completed"))
+    expect_describe(stubber, job.name, described(request, status_after))
+
+
+def test_stop_a_job_that_ends_while_being_stopped(stubbed):
+    platform, stubber = stubbed
+    job = training_job()
+    message = "The request was rejected because the training job is in status Completed."
+    refused_stop(stubber, job, platform.build_request(job).request, message, "Completed")
 
     platform.stop(JobRef("sagemaker", job.name, arn(job.name)))
 
@@ -480,16 +486,7 @@ def test_stop_a_job_that_ends_while_being_stopped(stubbed):
 def test_a_refused_stop_of_a_running_job_is_raised(stubbed):
     platform, stubber = stubbed
     job = training_job()
-    request = platform.build_request(job).request
-    expect_describe(stubber, job.name, described(request, "InProgress"))
-    stubber.add_client_error(
-        "stop_training_job",
-        service_error_code="ValidationException",
-        service_message="Something else is wrong.",
-        http_status_code=400,
-        expected_params={"TrainingJobName": job.name},
-    )
-    expect_describe(stubber, job.name, described(request, "InProgress"))
+    refused_stop(stubber, job, platform.build_request(job).request, "Something else is wrong.", "InProgress")
 
     with pytest.raises(ClientError, match="Something else is wrong"):
         platform.stop(JobRef("sagemaker", job.name, arn(job.name)))
