@@ -22,7 +22,7 @@ import hashlib
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.amazon.aws.exceptions import WaiterTerminalFailure
@@ -298,6 +298,39 @@ class BedrockWaitingOperator(AwsBaseOperator[BedrockCustomModelHook]):
         return None
 
 
+class _BedrockCreateOperator(BedrockWaitingOperator):
+    """
+    Create a resource, or attach to the one of its name, then wait until it is Active.
+
+    A subclass names its ``creation_class`` (``CustomModelImport``, ``CustomModelDeployment``), whose
+    arguments after the hook and the log are the operator's attributes of the same names, and ``_result``.
+    """
+
+    creation_class: ClassVar[type[CustomModelImport | CustomModelDeployment]]
+
+    def execute(self, context: Context) -> dict[str, str]:
+        identifier, status = self._creation().get_or_create()
+        if status == "Active" or not (self.deferrable or self.wait_for_completion):
+            return self._result(identifier, status)
+        return self._wait(identifier)
+
+    def _creation(self) -> CustomModelImport | CustomModelDeployment:
+        arguments = [field.name for field in fields(self.creation_class)][2:]
+        return self.creation_class(self.hook, self.log, **{name: getattr(self, name) for name in arguments})
+
+    def _result(self, identifier: str, status: str) -> dict[str, str]:
+        raise NotImplementedError
+
+    def _waited(self, identifier: str) -> dict[str, str]:
+        return self._result(identifier, "Active")
+
+    def _failed(self, description: dict[str, Any]) -> Exception:
+        return self._creation().failed(description)
+
+    def _failure_of(self, identifier: str) -> Exception | None:
+        return self._creation().failure_of(identifier)
+
+
 @dataclass(frozen=True)
 class CustomModelImport:
     """
@@ -315,8 +348,8 @@ class CustomModelImport:
     model_kms_key_arn: str | None = None
     client_request_token: str | None = None
 
-    def get_or_create(self) -> dict[str, Any]:
-        """The model of that name (from this checkpoint) or a new one: its ARN, name and status.
+    def get_or_create(self) -> tuple[str, str]:
+        """The ARN and status of the model of that name (from this checkpoint) or of a new one.
 
         A model that has Failed raises its failure.
         """
@@ -333,7 +366,7 @@ class CustomModelImport:
             self._check_source(model["modelArn"])
         if model["modelStatus"] == "Failed":
             raise self.failed(model)
-        return model
+        return model["modelArn"], model["modelStatus"]
 
     def failed(self, model: dict[str, Any]) -> AirflowFailException:
         return AirflowFailException(
@@ -409,7 +442,7 @@ class CustomModelImport:
             )
 
 
-class BedrockImportCustomModelOperator(BedrockWaitingOperator):
+class BedrockImportCustomModelOperator(_BedrockCreateOperator):
     """
     Import a SageMaker-trained Amazon Nova checkpoint into Amazon Bedrock as a custom model.
 
@@ -453,6 +486,7 @@ class BedrockImportCustomModelOperator(BedrockWaitingOperator):
         "client_request_token",
     )
     bedrock_wait = CUSTOM_MODEL_ACTIVE
+    creation_class = CustomModelImport
 
     def __init__(
         self,
@@ -472,34 +506,6 @@ class BedrockImportCustomModelOperator(BedrockWaitingOperator):
         self.model_kms_key_arn = model_kms_key_arn
         self.model_tags = model_tags
         self.client_request_token = client_request_token
-
-    def execute(self, context: Context) -> dict[str, str]:
-        model = self._import().get_or_create()
-        model_arn, status = model["modelArn"], model["modelStatus"]
-        if status == "Active" or not (self.deferrable or self.wait_for_completion):
-            return self._result(model_arn, status)
-        return self._wait(model_arn)
-
-    def _import(self) -> CustomModelImport:
-        return CustomModelImport(
-            self.hook,
-            self.log,
-            model_name=self.model_name,
-            model_source_uri=self.model_source_uri,
-            role_arn=self.role_arn,
-            model_tags=self.model_tags,
-            model_kms_key_arn=self.model_kms_key_arn,
-            client_request_token=self.client_request_token,
-        )
-
-    def _waited(self, identifier: str) -> dict[str, str]:
-        return self._result(identifier, "Active")
-
-    def _failed(self, description: dict[str, Any]) -> Exception:
-        return self._import().failed(description)
-
-    def _failure_of(self, identifier: str) -> Exception | None:
-        return self._import().failure_of(identifier)
 
     def _result(self, model_arn: str, status: str) -> dict[str, str]:
         return {"model_arn": model_arn, "model_name": self.model_name, "status": status}
@@ -582,7 +588,7 @@ class CustomModelDeployment:
         return self.hook.conn.create_custom_model_deployment(**request)["customModelDeploymentArn"]
 
 
-class BedrockCreateCustomModelDeploymentOperator(BedrockWaitingOperator):
+class BedrockCreateCustomModelDeploymentOperator(_BedrockCreateOperator):
     """
     Deploy a custom model for on-demand inference (``CreateCustomModelDeployment``) and wait until Active.
 
@@ -617,6 +623,7 @@ class BedrockCreateCustomModelDeploymentOperator(BedrockWaitingOperator):
         "deployment_name", "model_arn", "description", "tags", "client_request_token"
     )
     bedrock_wait = DEPLOYMENT_ACTIVE
+    creation_class = CustomModelDeployment
 
     def __init__(
         self,
@@ -635,31 +642,8 @@ class BedrockCreateCustomModelDeploymentOperator(BedrockWaitingOperator):
         self.tags = tags
         self.client_request_token = client_request_token
 
-    def execute(self, context: Context) -> dict[str, str]:
-        deployment_arn, status = self._deployment().get_or_create()
-        if status == "Active" or not (self.deferrable or self.wait_for_completion):
-            return {"deployment_arn": deployment_arn, "status": status}
-        return self._wait(deployment_arn)
-
-    def _deployment(self) -> CustomModelDeployment:
-        return CustomModelDeployment(
-            self.hook,
-            self.log,
-            deployment_name=self.deployment_name,
-            model_arn=self.model_arn,
-            description=self.description,
-            tags=self.tags,
-            client_request_token=self.client_request_token,
-        )
-
-    def _waited(self, identifier: str) -> dict[str, str]:
-        return {"deployment_arn": identifier, "status": "Active"}
-
-    def _failed(self, description: dict[str, Any]) -> Exception:
-        return self._deployment().failed(description)
-
-    def _failure_of(self, identifier: str) -> Exception | None:
-        return self._deployment().failure_of(identifier)
+    def _result(self, identifier: str, status: str) -> dict[str, str]:
+        return {"deployment_arn": identifier, "status": status}
 
 
 def converse_smoke_test(
