@@ -86,8 +86,17 @@ def stored_job(runner: LocalJobRunner, name: str) -> dict[str, Any]:
     return json.loads((runner.job_dir(name) / worker.JOB_FILE).read_text())
 
 
-def completed_job(runner: LocalJobRunner, name: str, kind: str, spec: dict, files: dict[str, str]) -> Path:
-    """A job folder as the worker leaves a completed job: its definition, status, result and output files."""
+def completed_job(
+    runner: LocalJobRunner,
+    platform: LocalPlatform,
+    job: TrainingJob | EvaluationJob,
+    files: dict[str, str],
+    result: dict[str, Any] | None = None,
+) -> Path:
+    """The folder of ``job`` as the worker leaves it completed: its definition, status, ``result`` and output
+    ``files``."""
+    kind, spec = platform.job_definition(job)
+    name = job.name
     job_dir = runner.job_dir(name)
     output = job_dir / worker.OUTPUT_DIR
     output.mkdir(parents=True)
@@ -108,7 +117,7 @@ def completed_job(runner: LocalJobRunner, name: str, kind: str, spec: dict, file
         path = output / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    worker.write_json_atomic(job_dir / worker.RESULT_FILE, {})
+    worker.write_json_atomic(job_dir / worker.RESULT_FILE, result or {})
     return output.resolve()
 
 
@@ -385,25 +394,16 @@ INFERENCE = "nova-micro-byod-eval-job/eval_results/inference_output.jsonl"
 
 def completed_evaluation(runner: LocalJobRunner, platform: LocalPlatform) -> tuple[EvaluationJob, Path]:
     job = evaluation_job()
-    kind, spec = platform.job_definition(job)
-    output = completed_job(
-        runner,
-        job.name,
-        kind,
-        spec,
-        {RESULTS: json.dumps({"results": {"all": {"rouge1": 0.5}}}), INFERENCE: '{"inference": ["a"]}\n'},
-    )
-    worker.write_json_atomic(
-        runner.job_dir(job.name) / worker.RESULT_FILE,
-        {
-            "task": "gen_qa",
-            "results_path": str(output / RESULTS),
-            "inference_output_path": str(output / INFERENCE),
-            "num_examples": 1,
-            "metrics": {"rouge1": 0.5},
-        },
-    )
-    return job, output
+    output = runner.job_dir(job.name).resolve() / worker.OUTPUT_DIR
+    result = {
+        "task": "gen_qa",
+        "results_path": str(output / RESULTS),
+        "inference_output_path": str(output / INFERENCE),
+        "num_examples": 1,
+        "metrics": {"rouge1": 0.5},
+    }
+    files = {RESULTS: json.dumps({"results": {"all": {"rouge1": 0.5}}}), INFERENCE: '{"inference": ["a"]}\n'}
+    return job, completed_job(runner, platform, job, files, result)
 
 
 def test_outputs_of_a_completed_evaluation_are_file_uris_in_the_job_folder(runner, platform):
@@ -435,12 +435,10 @@ def test_outputs_are_copied_into_a_local_dir_with_the_uris_of_the_copies(runner,
 
 def test_a_training_jobs_model_folders_are_not_copied(runner, platform, tmp_path):
     job = training_job()
-    kind, spec = platform.job_definition(job)
     output = completed_job(
         runner,
-        job.name,
-        kind,
-        spec,
+        platform,
+        job,
         {
             "checkpoint/adapter_model.safetensors": "weights",
             "merged/model.safetensors": "weights",
