@@ -38,15 +38,26 @@ def _send(sagemaker, request):
     stubber.assert_no_pending_responses()
 
 
+def _request(build, arguments):
+    """``build`` called with a job name, role and output path that pass, and ``arguments`` over them."""
+    common = {"job_name": "nova-dpo-train-1", "role": ROLE, "output_path": "s3://my-bucket/runs/abc/training"}
+    return build(**(common | arguments))
+
+
 def _training(**kwargs):
-    arguments = {
-        "job_name": "nova-dpo-train-1",
+    data = {
         "training_recipe": "nova_micro_1_0_p5_p4d_gpu_lora_dpo",
-        "role": ROLE,
-        "output_path": "s3://my-bucket/runs/abc/training",
         "train_uri": "s3://my-bucket/datasets/when2call/v1/0123456789ab/train.jsonl",
     }
-    return build_training_request(**(arguments | kwargs))
+    return _request(build_training_request, data | kwargs)
+
+
+def _evaluation(**kwargs):
+    data = {
+        "training_recipe": "nova_micro_1_0_p5_48xl_gpu_bring_your_own_dataset_eval",
+        "data_uri": "s3://b/gen_qa.jsonl",
+    }
+    return _request(build_evaluation_request, data | kwargs)
 
 
 def _channels(request):
@@ -212,26 +223,14 @@ def test_evaluation_of_the_base_model_uses_base_model(sagemaker):
 
 def test_evaluation_data_file_must_have_the_task_name():
     with pytest.raises(ValueError, match=r"exactly gen_qa.jsonl"):
-        build_evaluation_request(
-            job_name="e",
-            training_recipe="nova_micro_1_0_p5_48xl_gpu_bring_your_own_dataset_eval",
-            role=ROLE,
-            output_path="s3://b/o",
-            data_uri="s3://b/eval/test.jsonl",
-        )
+        _evaluation(data_uri="s3://b/eval/test.jsonl")
 
 
 def test_training_and_evaluation_recipes_are_not_interchangeable():
     with pytest.raises(ValueError, match="use build_evaluation_request"):
         _training(training_recipe="nova_micro_1_0_p5_48xl_gpu_bring_your_own_dataset_eval")
     with pytest.raises(ValueError, match="use build_training_request"):
-        build_evaluation_request(
-            job_name="e",
-            training_recipe="nova_micro_1_0_p5_p4d_gpu_dpo",
-            role=ROLE,
-            output_path="s3://b/o",
-            data_uri="s3://b/gen_qa.jsonl",
-        )
+        _evaluation(training_recipe="nova_micro_1_0_p5_p4d_gpu_dpo")
 
 
 def test_instance_type_the_recipe_does_not_allow_is_an_error_that_names_a_recipe_that_does():
@@ -240,11 +239,8 @@ def test_instance_type_the_recipe_does_not_allow_is_an_error_that_names_a_recipe
     assert "ml.p5.48xlarge, ml.p4d.24xlarge, ml.p5en.48xlarge" in str(info.value)
     assert "nova_micro_1_0_g5_g6_12x_gpu_lora_dpo runs on it" in str(info.value)
     with pytest.raises(ValueError, match="not allowed for recipe nova_pro_1_0_p5_48xl_gpu_llm_judge_eval"):
-        build_evaluation_request(
-            job_name="e",
+        _evaluation(
             training_recipe="nova_pro_1_0_p5_48xl_gpu_llm_judge_eval",
-            role=ROLE,
-            output_path="s3://b/o",
             data_uri="s3://b/llm_judge.jsonl",
             instance_type="ml.g5.12xlarge",
         )
