@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -158,6 +159,25 @@ def test_importing_the_module_imports_no_aws_sdk():
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PLUGINS), str(PLUGINS.parent / "include")])}
     completed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert completed.returncode == 0, completed.stderr
+
+
+#: Airflow's modules that are no public interface: the task runner's internals, the ORM, the executors.
+PRIVATE_AIRFLOW = re.compile(
+    r"ExecutorSafeguard|\bairflow\.(?:sdk\.(?:bases|definitions|execution_time|api)|models|utils|jobs|executors"
+    r"|serialization)\b"
+)
+
+
+def test_plugins_use_no_private_airflow_module():
+    """The plugins reach Bedrock through hooks and run no operator inside another (no ExecutorSafeguard)."""
+    offenders = [
+        f"{path.relative_to(PLUGINS)}:{number}: {line.strip()}"
+        for path in sorted(PLUGINS.rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if PRIVATE_AIRFLOW.search(line)
+    ]
+
+    assert not offenders
 
 
 @pytest.mark.parametrize(
@@ -559,6 +579,16 @@ class TestDeployOnSageMaker:
 
         assert self.operator(plan).execute({})["deployment_id"] == PT_ARN
 
+    def test_full_rank_retry_waits_in_the_worker_with_the_providers_waiter(self, bedrock):
+        plan = make_plan("sagemaker", "s3://bucket-one/root", technique="full")
+        params = {"provisionedModelId": smoke_name(plan)}
+        bedrock.add_response("get_provisioned_model_throughput", self.throughput(plan, "Creating"), params)
+        waited = {"provisionedModelId": PT_ARN}
+        bedrock.add_response("get_provisioned_model_throughput", self.throughput(plan, "Creating"), waited)
+        bedrock.add_response("get_provisioned_model_throughput", self.throughput(plan, "InService"), waited)
+
+        assert self.operator(plan, deferrable=False).execute({})["deployment_id"] == PT_ARN
+
     def test_full_rank_refuses_a_namesake_serving_another_model(self, bedrock):
         plan = make_plan("sagemaker", "s3://bucket-one/root", technique="full")
         other = MODEL_ARN.replace("abcdef123456", "0123456789ab")
@@ -599,7 +629,8 @@ def test_smoke_test_calls_the_deployment(runtime, s3_plan, capsys, caplog):
 
     assert result["passed"] is True
     assert result["tool_calls"][0]["name"] == "get_current_weather"
-    # The Bedrock operator runs as part of this task, not as an operator nested in a @task function.
+    # The call goes through the runtime hook: no operator runs nested in this one, so Airflow's safeguard
+    # against operators executed outside the task runner has nothing to warn about.
     assert "cannot be called outside" not in capsys.readouterr().out + caplog.text
 
 

@@ -4,12 +4,12 @@ Operators that ship a candidate on the run's platform: import, deploy, smoke tes
 Each takes the run plan (``resolve_run``'s output) and does its step on ``plan.platform``:
 
 * ``local``: the step function of :mod:`nova_dpo.pipeline.steps` (the model store on the worker);
-* ``sagemaker``: the Bedrock operator for the step, run as part of this task. When it defers, this task
-  defers with the same trigger and resumes through that operator's ``execute_complete``.
+* ``sagemaker``: the Bedrock calls of the step, through the Bedrock hooks and the functions the Bedrock
+  operators use (:mod:`nova_dpo_airflow.operators.bedrock_custom_model`). A step that waits does so in the
+  worker or defers to the same trigger, and resumes in its own ``execute_complete``.
 
-The Bedrock operators are delegates, not base classes, so that a DAG file importing this module does not
-import boto3 or the Amazon provider's hooks and operators: they are imported only when a task runs on
-``sagemaker``.
+Those are imported only when a task runs on ``sagemaker``, so that a DAG file importing this module does not
+import boto3 or the Amazon provider's hooks and operators.
 """
 
 from __future__ import annotations
@@ -18,13 +18,15 @@ import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, TaskDeferred, conf
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
 from airflow.sdk import BaseOperator
 
 if TYPE_CHECKING:
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsGenericHook
     from airflow.sdk import Context
 
     from nova_dpo.pipeline.plan import RunPlan
+    from nova_dpo_airflow.operators.bedrock_custom_model import CustomModelDeployment, CustomModelImport
 
 LOCAL = "local"
 SAGEMAKER = "sagemaker"
@@ -48,7 +50,7 @@ def serving_kind(plan: RunPlan) -> str:
 
 
 class _NovaShipOperator(BaseOperator):
-    """The plan check, the platform switch and delegation to a Bedrock operator, shared by the steps."""
+    """The plan check, the platform switch and the AWS connection, shared by the steps."""
 
     template_fields: Sequence[str] = ("plan", "aws_conn_id", "region_name")
     template_fields_renderers: ClassVar[dict[str, str]] = {"plan": "json"}
@@ -91,29 +93,9 @@ class _NovaShipOperator(BaseOperator):
             raise ValueError(f"plan.platform must be {LOCAL!r} or {SAGEMAKER!r}, got {plan.platform!r}.")
         return plan
 
-    def _aws_arguments(self) -> dict[str, Any]:
-        return {"task_id": self.task_id, "aws_conn_id": self.aws_conn_id, "region_name": self.region_name}
-
-    def _run_delegate(self, delegate: BaseOperator, context: Context) -> Any:
-        """Run ``delegate.execute`` as part of this task; a deferral becomes this task's deferral."""
-        from airflow.sdk.bases.operator import ExecutorSafeguard
-
-        # The task runner marks the operator it executes; marking the delegate the same way tells the
-        # safeguard against operators called from inside @task functions that this call is intended.
-        token = ExecutorSafeguard.tracker.set(delegate)
-        try:
-            return delegate.execute(context)
-        except TaskDeferred as deferred:
-            # The triggerer wakes this task, not the delegate: resume in this operator's execute_complete,
-            # which hands the event to the delegate's.
-            self.defer(
-                trigger=deferred.trigger,
-                method_name="execute_complete",
-                kwargs=deferred.kwargs,
-                timeout=deferred.timeout,
-            )
-        finally:
-            ExecutorSafeguard.tracker.reset(token)
+    def _hook(self, hook_class: type[AwsGenericHook]) -> Any:
+        """A hook of ``hook_class`` on this task's AWS connection."""
+        return hook_class(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
 
 
 class _WaitingShipOperator(_NovaShipOperator):
@@ -132,15 +114,6 @@ class _WaitingShipOperator(_NovaShipOperator):
         self.waiter_max_attempts = waiter_max_attempts
         self.deferrable = deferrable
 
-    def _waiting_arguments(self) -> dict[str, Any]:
-        """Waiter settings for a delegate; unset ones keep the delegate's defaults."""
-        arguments: dict[str, Any] = {"wait_for_completion": True, "deferrable": self.deferrable}
-        if self.waiter_delay is not None:
-            arguments["waiter_delay"] = self.waiter_delay
-        if self.waiter_max_attempts is not None:
-            arguments["waiter_max_attempts"] = self.waiter_max_attempts
-        return arguments
-
 
 class NovaImportModelOperator(_WaitingShipOperator):
     """
@@ -157,8 +130,9 @@ class NovaImportModelOperator(_WaitingShipOperator):
     :param training: The training job's result, with ``outputs.checkpoint_uri``. (templated)
     :param verdict: The gate verdict; read from ``{run_uri}/verdict.json`` when not given. Used locally only.
         (templated)
-    :param waiter_delay: Seconds between status checks. (default: the Bedrock operator's)
-    :param waiter_max_attempts: Maximum number of status checks. (default: the Bedrock operator's)
+    :param waiter_delay: Seconds between status checks. (default: the Bedrock operator's, as the wait says)
+    :param waiter_max_attempts: Maximum number of status checks. (default: the Bedrock operator's, as the
+        wait says)
     :param deferrable: If True, wait in the triggerer instead of the worker.
         (default: the ``[operators] default_deferrable`` setting, else False)
     :param aws_conn_id: The Airflow connection used for AWS credentials (sagemaker). (templated)
@@ -195,10 +169,21 @@ class NovaImportModelOperator(_WaitingShipOperator):
         return steps.import_local(plan, self.dataset, self.training, verdict)
 
     def execute_sagemaker(self, plan: RunPlan, context: Context) -> dict[str, Any]:
-        return self._result(self._run_delegate(self._delegate(plan), context))
+        from nova_dpo_airflow.operators.bedrock_custom_model import CUSTOM_MODEL_ACTIVE, wait_or_defer
+
+        creation = self._import(plan)
+        model_arn, status = creation.get_or_create()
+        if status != "Active":
+            wait_or_defer(self, CUSTOM_MODEL_ACTIVE, model_arn, creation.failed)
+        return self._result(plan, model_arn)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        return self._result(self._delegate(self._checked_plan()).execute_complete(context, event))
+        from nova_dpo_airflow.operators.bedrock_custom_model import CUSTOM_MODEL_ACTIVE, completed_wait
+
+        plan = self._checked_plan()
+        return self._result(
+            plan, completed_wait(self, CUSTOM_MODEL_ACTIVE, event, self._import(plan).failure_of)
+        )
 
     def _checkpoint_uri(self) -> str:
         uri = ((self.training or {}).get("outputs") or {}).get("checkpoint_uri")
@@ -209,9 +194,10 @@ class NovaImportModelOperator(_WaitingShipOperator):
             )
         return uri
 
-    def _delegate(self, plan: RunPlan) -> BaseOperator:
+    def _import(self, plan: RunPlan) -> CustomModelImport:
         from nova_dpo.pipeline.run import IMPORT_ROLE_ENV
-        from nova_dpo_airflow.operators.bedrock_custom_model import BedrockImportCustomModelOperator
+        from nova_dpo_airflow.hooks.bedrock_custom_model import BedrockCustomModelHook
+        from nova_dpo_airflow.operators.bedrock_custom_model import CustomModelImport
 
         if not plan.ship.import_role_arn:
             raise ValueError(
@@ -219,7 +205,9 @@ class NovaImportModelOperator(_WaitingShipOperator):
                 f"{IMPORT_ROLE_ENV} on the workers to an IAM role that Bedrock can assume and that can read the "
                 "training job's escrow checkpoint (iam/bedrock-import-role-policy.json)."
             )
-        return BedrockImportCustomModelOperator(
+        return CustomModelImport(
+            self._hook(BedrockCustomModelHook),
+            self.log,
             model_name=plan.ship.model_name,
             model_source_uri=self._checkpoint_uri(),
             role_arn=plan.ship.import_role_arn,
@@ -228,14 +216,12 @@ class NovaImportModelOperator(_WaitingShipOperator):
                 RECIPE_TAG_KEY: plan.training.recipe.sha256,
                 TRAINING_JOB_TAG_KEY: self.training["job_name"],
             },
-            **self._waiting_arguments(),
-            **self._aws_arguments(),
         )
 
-    def _result(self, imported: dict[str, str]) -> dict[str, Any]:
+    def _result(self, plan: RunPlan, model_arn: str) -> dict[str, Any]:
         return {
-            "model_name": imported["model_name"],
-            "model_id": imported["model_arn"],
+            "model_name": plan.ship.model_name,
+            "model_id": model_arn,
             "model_uri": self._checkpoint_uri(),
         }
 
@@ -252,8 +238,9 @@ class NovaDeployModelOperator(_WaitingShipOperator):
 
     :param plan: The run plan from ``resolve_run``. (templated)
     :param imported: The import step's result (``model_id``: the local id or Bedrock model ARN). (templated)
-    :param waiter_delay: Seconds between status checks. (default: the Bedrock operator's)
-    :param waiter_max_attempts: Maximum number of status checks. (default: the Bedrock operator's)
+    :param waiter_delay: Seconds between status checks. (default: the Bedrock operator's, as the wait says)
+    :param waiter_max_attempts: Maximum number of status checks. (default: the Bedrock operator's, as the
+        wait says)
     :param deferrable: If True, wait in the triggerer instead of the worker.
         (default: the ``[operators] default_deferrable`` setting, else False)
     :param aws_conn_id: The Airflow connection used for AWS credentials (sagemaker). (templated)
@@ -287,16 +274,28 @@ class NovaDeployModelOperator(_WaitingShipOperator):
         return {**deployment, "deployment_id": deployment["deployment_name"], "kind": LOCAL}
 
     def execute_sagemaker(self, plan: RunPlan, context: Context) -> dict[str, Any]:
-        if serving_kind(plan) == ON_DEMAND:
-            return self._on_demand_result(plan, self._run_delegate(self._on_demand(plan), context))
-        return self._provision(plan, context)
+        from nova_dpo_airflow.operators.bedrock_custom_model import DEPLOYMENT_ACTIVE, wait_or_defer
+
+        if serving_kind(plan) == PROVISIONED:
+            return self._provision(plan)
+        creation = self._on_demand(plan)
+        deployment_arn, status = creation.get_or_create()
+        if status != "Active":
+            wait_or_defer(self, DEPLOYMENT_ACTIVE, deployment_arn, creation.failed)
+        return self._on_demand_result(plan, deployment_arn)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        from nova_dpo_airflow.operators.bedrock_custom_model import (
+            DEPLOYMENT_ACTIVE,
+            THROUGHPUT_IN_SERVICE,
+            completed_wait,
+        )
+
         plan = self._checked_plan()
-        if serving_kind(plan) == ON_DEMAND:
-            return self._on_demand_result(plan, self._on_demand(plan).execute_complete(context, event))
-        arn = self._provisioned(plan).execute_complete(context, event)
-        return self._provisioned_result(plan, arn)
+        if serving_kind(plan) == PROVISIONED:
+            return self._provisioned_result(plan, completed_wait(self, THROUGHPUT_IN_SERVICE, event))
+        failure_of = self._on_demand(plan).failure_of
+        return self._on_demand_result(plan, completed_wait(self, DEPLOYMENT_ACTIVE, event, failure_of))
 
     def _model_arn(self) -> str:
         model_arn = (self.imported or {}).get("model_id")
@@ -304,99 +303,71 @@ class NovaDeployModelOperator(_WaitingShipOperator):
             raise ValueError("imported has no model_id: pass the import step's result.")
         return model_arn
 
-    def _on_demand(self, plan: RunPlan) -> BaseOperator:
-        from nova_dpo_airflow.operators.bedrock_custom_model import BedrockCreateCustomModelDeploymentOperator
+    def _on_demand(self, plan: RunPlan) -> CustomModelDeployment:
+        from nova_dpo_airflow.hooks.bedrock_custom_model import BedrockCustomModelHook
+        from nova_dpo_airflow.operators.bedrock_custom_model import CustomModelDeployment
 
-        return BedrockCreateCustomModelDeploymentOperator(
+        return CustomModelDeployment(
+            self._hook(BedrockCustomModelHook),
+            self.log,
             deployment_name=smoke_deployment_name(plan),
             model_arn=self._model_arn(),
             description=f"Smoke test of {plan.ship.model_name} ({plan.dag_id} {plan.run_id})",
-            **self._waiting_arguments(),
-            **self._aws_arguments(),
         )
 
-    def _on_demand_result(self, plan: RunPlan, deployment: dict[str, str]) -> dict[str, Any]:
+    def _on_demand_result(self, plan: RunPlan, deployment_arn: str) -> dict[str, Any]:
         return {
             "deployment_name": smoke_deployment_name(plan),
-            "deployment_id": deployment["deployment_arn"],
+            "deployment_id": deployment_arn,
             "kind": ON_DEMAND,
-            "status": deployment["status"],
+            "status": "Active",
         }
 
-    def _provisioned(self, plan: RunPlan) -> BaseOperator:
-        from airflow.providers.amazon.aws.operators.bedrock import (
-            BedrockCreateProvisionedModelThroughputOperator,
-        )
-
-        from nova_dpo_airflow.operators.bedrock_custom_model import client_request_token
-
-        name, model_arn = smoke_deployment_name(plan), self._model_arn()
-        return BedrockCreateProvisionedModelThroughputOperator(
-            model_units=1,
-            provisioned_model_name=name,
-            model_id=model_arn,
-            # No commitmentDuration: hourly, no term, so teardown can delete it after the smoke test.
-            create_throughput_kwargs={
-                "clientRequestToken": client_request_token("provision", name, model_arn)
-            },
-            **self._waiting_arguments(),
-            **self._aws_arguments(),
-        )
-
-    def _provision(self, plan: RunPlan, context: Context) -> dict[str, Any]:
-        """Create the provisioned throughput, or attach to the one of that name a previous try created."""
+    def _provision(self, plan: RunPlan) -> dict[str, Any]:
+        """Provision throughput of one model unit, or attach to the one of that name a previous try created."""
+        from airflow.providers.amazon.aws.hooks.bedrock import BedrockHook
         from botocore.exceptions import ClientError
 
         from nova_dpo_airflow.hooks.bedrock_custom_model import is_not_found
+        from nova_dpo_airflow.operators.bedrock_custom_model import (
+            THROUGHPUT_IN_SERVICE,
+            client_request_token,
+            wait_or_defer,
+        )
 
-        delegate = self._provisioned(plan)
-        name = delegate.provisioned_model_name
+        # BedrockHook, not the custom model hook: the throughput's waiter is the provider's.
+        hook = self._hook(BedrockHook)
+        name, model_arn = smoke_deployment_name(plan), self._model_arn()
         try:
-            existing = delegate.hook.conn.get_provisioned_model_throughput(provisionedModelId=name)
+            existing = hook.conn.get_provisioned_model_throughput(provisionedModelId=name)
         except ClientError as error:
             if not is_not_found(error):
                 raise
-            self.log.info("Provisioning throughput %s for %s.", name, delegate.model_id)
-            return self._provisioned_result(plan, self._run_delegate(delegate, context))
-
-        arn, status = existing["provisionedModelArn"], existing["status"]
-        self.log.info("Provisioned throughput %s already exists (%s): attaching to it.", arn, status)
-        if delegate.model_id not in (existing.get("modelArn"), existing.get("desiredModelArn")):
-            raise AirflowFailException(
-                f"Provisioned throughput {name!r} already serves {existing.get('modelArn')}, not "
-                f"{delegate.model_id}. Delete it (DeleteProvisionedModelThroughput) and run this task again."
-            )
-        if status == "Failed":
-            raise AirflowFailException(
-                f"Provisioned throughput {arn} failed: {existing.get('failureMessage') or 'no reason given'}. "
-                "Delete it (DeleteProvisionedModelThroughput) and run this task again."
-            )
+            self.log.info("Provisioning throughput %s for %s.", name, model_arn)
+            arn = hook.conn.create_provisioned_model_throughput(
+                modelUnits=1,
+                provisionedModelName=name,
+                modelId=model_arn,
+                # No commitmentDuration: hourly, no term, so teardown can delete it after the smoke test.
+                clientRequestToken=client_request_token("provision", name, model_arn),
+            )["provisionedModelArn"]
+            status = "Creating"
+        else:
+            arn, status = existing["provisionedModelArn"], existing["status"]
+            self.log.info("Provisioned throughput %s already exists (%s): attaching to it.", arn, status)
+            if model_arn not in (existing.get("modelArn"), existing.get("desiredModelArn")):
+                raise AirflowFailException(
+                    f"Provisioned throughput {name!r} already serves {existing.get('modelArn')}, not "
+                    f"{model_arn}. Delete it (DeleteProvisionedModelThroughput) and run this task again."
+                )
+            if status == "Failed":
+                raise AirflowFailException(
+                    f"Provisioned throughput {arn} failed: {existing.get('failureMessage') or 'no reason given'}. "
+                    "Delete it (DeleteProvisionedModelThroughput) and run this task again."
+                )
         if status != "InService":
-            self._wait_for_throughput(delegate, arn)
+            wait_or_defer(self, THROUGHPUT_IN_SERVICE, arn)
         return self._provisioned_result(plan, arn)
-
-    def _wait_for_throughput(self, delegate: Any, arn: str) -> None:
-        from airflow.providers.amazon.aws.triggers.bedrock import (
-            BedrockProvisionModelThroughputCompletedTrigger,
-        )
-
-        if self.deferrable:
-            self.defer(
-                trigger=BedrockProvisionModelThroughputCompletedTrigger(
-                    provisioned_model_id=arn,
-                    waiter_delay=delegate.waiter_delay,
-                    waiter_max_attempts=delegate.waiter_max_attempts,
-                    aws_conn_id=delegate.aws_conn_id,
-                    region_name=delegate.region_name,
-                    verify=delegate.verify,
-                    botocore_config=delegate.botocore_config,
-                ),
-                method_name="execute_complete",
-            )
-        delegate.hook.get_waiter("provisioned_model_throughput_complete").wait(
-            provisionedModelId=arn,
-            WaiterConfig={"Delay": delegate.waiter_delay, "MaxAttempts": delegate.waiter_max_attempts},
-        )
 
     def _provisioned_result(self, plan: RunPlan, arn: str) -> dict[str, Any]:
         return {
@@ -447,12 +418,13 @@ class NovaSmokeTestOperator(_NovaShipOperator):
         return steps.smoke_test_local(plan, self.deployment)
 
     def execute_sagemaker(self, plan: RunPlan, context: Context) -> dict[str, Any]:
-        from nova_dpo_airflow.operators.bedrock_custom_model import BedrockConverseSmokeTestOperator
+        from airflow.providers.amazon.aws.hooks.bedrock import BedrockRuntimeHook
 
-        delegate = BedrockConverseSmokeTestOperator(
-            model_id=self.deployment["deployment_id"], **self._aws_arguments()
+        from nova_dpo_airflow.operators.bedrock_custom_model import converse_smoke_test
+
+        return converse_smoke_test(
+            self._hook(BedrockRuntimeHook), self.log, model_id=self.deployment["deployment_id"]
         )
-        return self._run_delegate(delegate, context)
 
 
 class NovaTeardownOperator(_NovaShipOperator):
@@ -615,9 +587,11 @@ class NovaTeardownOperator(_NovaShipOperator):
         return stopped
 
     def _delete_deployment(self, plan: RunPlan, context: Context) -> list[str]:
+        from nova_dpo_airflow.hooks.bedrock_custom_model import BedrockCustomModelHook
         from nova_dpo_airflow.operators.bedrock_custom_model import (
-            BedrockDeleteCustomModelDeploymentOperator,
-            BedrockDeleteProvisionedThroughputOperator,
+            DEPLOYMENT_DELETED,
+            THROUGHPUT_DELETED,
+            delete_resource,
         )
 
         deployment = self.deployment or {}
@@ -627,17 +601,10 @@ class NovaTeardownOperator(_NovaShipOperator):
         # Without the deploy step's result (it failed or was skipped), look for the name it would have used.
         identifier = deployment.get("deployment_id") or smoke_deployment_name(plan)
         kind = deployment.get("kind") or serving_kind(plan)
+        gone = THROUGHPUT_DELETED if kind == PROVISIONED else DEPLOYMENT_DELETED
         # Deletion stops the billing at once; waiting until it is gone would only hold a worker slot.
-        arguments = {"ignore_missing": True, "wait_for_completion": False, "deferrable": False}
-        if kind == PROVISIONED:
-            delegate = BedrockDeleteProvisionedThroughputOperator(
-                provisioned_model_id=identifier, **arguments, **self._aws_arguments()
-            )
-        else:
-            delegate = BedrockDeleteCustomModelDeploymentOperator(
-                deployment_arn_or_name=identifier, **arguments, **self._aws_arguments()
-            )
-        deleted = self._run_delegate(delegate, context)
+        hook = self._hook(BedrockCustomModelHook)
+        deleted = delete_resource(hook, self.log, gone, identifier, ignore_missing=True)
         return [deployment.get("deployment_name") or smoke_deployment_name(plan)] if deleted else []
 
     def _prune(self, plan: RunPlan, context: Context) -> list[str]:
@@ -645,16 +612,17 @@ class NovaTeardownOperator(_NovaShipOperator):
 
         from nova_dpo.pipeline import steps
         from nova_dpo.pipeline.run import MODEL_NAME_PREFIX
-        from nova_dpo_airflow.operators.bedrock_custom_model import BedrockPruneCustomModelsOperator
+        from nova_dpo_airflow.hooks.bedrock_custom_model import BedrockCustomModelHook
+        from nova_dpo_airflow.operators.bedrock_custom_model import prune_custom_models
 
         # An unreadable champion record raises here, before anything is deleted.
         champion = steps.read_champion(plan, lambda uri: ObjectStoragePath(uri, conn_id=self.aws_conn_id))
         protect = [champion[key] for key in ("model_name", "model_id") if champion and champion.get(key)]
         self.log.info("Champion of %s: %s.", plan.family, protect[0] if protect else "none yet")
-        delegate = BedrockPruneCustomModelsOperator(
+        return prune_custom_models(
+            self._hook(BedrockCustomModelHook),
+            self.log,
             name_prefix=f"{MODEL_NAME_PREFIX}-{plan.family}-",
             keep=plan.ship.keep_models,
             protect=protect,
-            **self._aws_arguments(),
         )
-        return self._run_delegate(delegate, context)
