@@ -259,6 +259,13 @@ class BedrockWaitingOperator(AwsBaseOperator[BedrockCustomModelHook]):
     :param waiter_max_attempts: Maximum number of status checks. (default: the wait's)
     :param deferrable: If True, wait in the triggerer instead of the worker; implies waiting for completion.
         (default: the ``[operators] default_deferrable`` setting, else False)
+    :param aws_conn_id: The Airflow connection used for AWS credentials.
+        If this is ``None`` or empty then the default boto3 behaviour is used.
+    :param region_name: AWS region_name. If not specified then the default boto3 behaviour is used.
+    :param verify: Whether or not to verify SSL certificates. See:
+        https://boto3.amazonaws.com/v1/documentation/api/latest/reference/core/session.html
+    :param botocore_config: Configuration dictionary (key-values) for botocore client. See:
+        https://botocore.amazonaws.com/v1/documentation/api/latest/reference/config.html
     """
 
     aws_hook_class = BedrockCustomModelHook
@@ -466,13 +473,8 @@ class BedrockImportCustomModelOperator(_BedrockCreateOperator):
     :param waiter_max_attempts: Maximum number of status checks. (default: 120)
     :param deferrable: If True, wait in the triggerer instead of the worker; implies waiting for completion.
         (default: the ``[operators] default_deferrable`` setting, else False)
-    :param aws_conn_id: The Airflow connection used for AWS credentials.
-        If this is ``None`` or empty then the default boto3 behaviour is used.
-    :param region_name: AWS region_name. If not specified then the default boto3 behaviour is used.
-    :param verify: Whether or not to verify SSL certificates. See:
-        https://boto3.amazonaws.com/v1/documentation/api/latest/reference/core/session.html
-    :param botocore_config: Configuration dictionary (key-values) for botocore client. See:
-        https://botocore.amazonaws.com/v1/documentation/api/latest/reference/config.html
+    :param aws_conn_id: The AWS connection; it and the other connection arguments are those of
+        :class:`BedrockWaitingOperator`.
     :return: ``{"model_arn": ..., "model_name": ..., "status": ...}``; status is ``Active`` unless
         ``wait_for_completion`` is False.
     """
@@ -609,13 +611,8 @@ class BedrockCreateCustomModelDeploymentOperator(_BedrockCreateOperator):
     :param waiter_max_attempts: Maximum number of status checks. (default: 120)
     :param deferrable: If True, wait in the triggerer instead of the worker; implies waiting for completion.
         (default: the ``[operators] default_deferrable`` setting, else False)
-    :param aws_conn_id: The Airflow connection used for AWS credentials.
-        If this is ``None`` or empty then the default boto3 behaviour is used.
-    :param region_name: AWS region_name. If not specified then the default boto3 behaviour is used.
-    :param verify: Whether or not to verify SSL certificates. See:
-        https://boto3.amazonaws.com/v1/documentation/api/latest/reference/core/session.html
-    :param botocore_config: Configuration dictionary (key-values) for botocore client. See:
-        https://botocore.amazonaws.com/v1/documentation/api/latest/reference/config.html
+    :param aws_conn_id: The AWS connection; it and the other connection arguments are those of
+        :class:`BedrockWaitingOperator`.
     :return: ``{"deployment_arn": ..., "status": ...}``; use the ARN as ``modelId`` for inference.
     """
 
@@ -820,13 +817,8 @@ class BedrockDeleteCustomModelDeploymentOperator(_BedrockDeleteOperator):
     :param waiter_max_attempts: Maximum number of status checks. (default: 80)
     :param deferrable: If True, wait in the triggerer instead of the worker; implies waiting for completion.
         (default: the ``[operators] default_deferrable`` setting, else False)
-    :param aws_conn_id: The Airflow connection used for AWS credentials.
-        If this is ``None`` or empty then the default boto3 behaviour is used.
-    :param region_name: AWS region_name. If not specified then the default boto3 behaviour is used.
-    :param verify: Whether or not to verify SSL certificates. See:
-        https://boto3.amazonaws.com/v1/documentation/api/latest/reference/core/session.html
-    :param botocore_config: Configuration dictionary (key-values) for botocore client. See:
-        https://botocore.amazonaws.com/v1/documentation/api/latest/reference/config.html
+    :param aws_conn_id: The AWS connection; it and the other connection arguments are those of
+        :class:`BedrockWaitingOperator`.
     :return: True when a deployment was deleted, False when there was none.
     """
 
@@ -851,13 +843,8 @@ class BedrockDeleteProvisionedThroughputOperator(_BedrockDeleteOperator):
     :param waiter_max_attempts: Maximum number of status checks. (default: 80)
     :param deferrable: If True, wait in the triggerer instead of the worker; implies waiting for completion.
         (default: the ``[operators] default_deferrable`` setting, else False)
-    :param aws_conn_id: The Airflow connection used for AWS credentials.
-        If this is ``None`` or empty then the default boto3 behaviour is used.
-    :param region_name: AWS region_name. If not specified then the default boto3 behaviour is used.
-    :param verify: Whether or not to verify SSL certificates. See:
-        https://boto3.amazonaws.com/v1/documentation/api/latest/reference/core/session.html
-    :param botocore_config: Configuration dictionary (key-values) for botocore client. See:
-        https://botocore.amazonaws.com/v1/documentation/api/latest/reference/config.html
+    :param aws_conn_id: The AWS connection; it and the other connection arguments are those of
+        :class:`BedrockWaitingOperator`.
     :return: True when a provisioned throughput was deleted, False when there was none.
     """
 
