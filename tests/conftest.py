@@ -79,6 +79,23 @@ def moto_clients():
 
 
 @pytest.fixture
+def runner_root(tmp_path):
+    """Where the ``runner`` fixture keeps its jobs; a module overrides it to put them elsewhere."""
+    return tmp_path
+
+
+@pytest.fixture
+def runner(runner_root):
+    """A local job runner; every job a test started ends with it, whichever process started it."""
+    from nova_dpo.platforms.local.jobs import LocalJobRunner
+
+    runner = LocalJobRunner(runner_root, stop_grace_seconds=2.0)
+    yield runner
+    for ref in runner.list_jobs():
+        runner.stop(ref)
+
+
+@pytest.fixture
 def judge_server():
     """An OpenAI-compatible judge endpoint on 127.0.0.1 (see :mod:`tests.judge_server`)."""
     from tests.judge_server import serving

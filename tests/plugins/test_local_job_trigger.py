@@ -6,21 +6,11 @@ import asyncio
 import importlib
 import json
 import re
-from pathlib import Path
 
 import pytest
 from airflow.triggers.base import TriggerEvent
 
-from nova_dpo.platforms.local.jobs import LocalJobRunner
 from nova_dpo_airflow.triggers.local_job import LocalJobTrigger, describe_progress
-
-
-@pytest.fixture
-def runner(tmp_path: Path):
-    runner = LocalJobRunner(tmp_path, stop_grace_seconds=2.0)
-    yield runner
-    for ref in runner.list_jobs():
-        runner.stop(ref)
 
 
 async def all_events(trigger: LocalJobTrigger, timeout: float = 30) -> list[TriggerEvent]:

@@ -21,15 +21,6 @@ from nova_dpo.platforms.local.jobs import LocalJobRunner
 LONG = {"seconds": 60.0, "message": "never printed"}
 
 
-@pytest.fixture
-def runner(tmp_path: Path):
-    runner = LocalJobRunner(tmp_path, stop_grace_seconds=2.0)
-    yield runner
-    # Every job a test started ends with it, whichever process started it.
-    for ref in runner.list_jobs():
-        runner.stop(ref)
-
-
 def status_file(runner: LocalJobRunner, name: str) -> dict:
     return json.loads((runner.job_dir(name) / worker.STATUS_FILE).read_text())
 

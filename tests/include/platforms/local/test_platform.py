@@ -42,11 +42,8 @@ class SleepPlatform(LocalPlatform):
 
 
 @pytest.fixture
-def runner(tmp_path: Path):
-    runner = LocalJobRunner(tmp_path / "home", stop_grace_seconds=2.0)
-    yield runner
-    for ref in runner.list_jobs():
-        runner.stop(ref)
+def runner_root(tmp_path: Path) -> Path:
+    return tmp_path / "home"
 
 
 @pytest.fixture
