@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 TOOLCALL_OPEN = "<TOOLCALL>"
@@ -39,16 +40,25 @@ def parse_when2call_toolcalls(text: str) -> list[ToolCall] | None:
     if not isinstance(calls, list) or not calls:
         raise ValueError("<TOOLCALL> block must hold a non-empty JSON list of calls")
     for call in calls:
-        if not isinstance(call, dict) or not isinstance(call.get("name"), str):
-            raise ValueError(f"tool call without a string 'name': {call!r}")
-        arguments = call.get("arguments", call.get("parameters", {}))
-        if isinstance(arguments, str):
-            arguments = json.loads(arguments)
-        if not isinstance(arguments, dict):
-            raise ValueError(f"tool call {call['name']!r} has arguments that are not an object")
-        call["arguments"] = arguments
+        call["arguments"] = call_arguments(call)
         call.pop("parameters", None)
     return calls
+
+
+def call_arguments(call: Any, label: str = "tool call") -> dict[str, Any]:
+    """The arguments of ``call`` (under ``arguments``, or Nova's ``parameters``; JSON text decoded).
+
+    :param label: what ``call`` is, for the error message.
+    :raises ValueError: when ``call`` has no string ``name``, or its arguments are not an object.
+    """
+    if not isinstance(call, Mapping) or not isinstance(call.get("name"), str):
+        raise ValueError(f"{label} without a string 'name': {call!r}")
+    arguments = call.get("arguments", call.get("parameters", {}))
+    if isinstance(arguments, str):
+        arguments = json.loads(arguments)
+    if not isinstance(arguments, Mapping):
+        raise ValueError(f"{label} {call['name']!r} has arguments that are not an object")
+    return dict(arguments)
 
 
 def format_when2call_toolcalls(calls: list[ToolCall]) -> str:

@@ -10,7 +10,6 @@ the data) is left out of the aggregate rather than reported as 0, so a gate neve
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +18,7 @@ import numpy as np
 
 from nova_dpo.data.when2call import CANNOT_ANSWER, REQUEST_FOR_INFO, TOOL_CALL
 from nova_dpo.evaluation.stats import bootstrap_stderr, mean_stderr
-from nova_dpo.toolcalls import ToolCall, parse_nova_toolcalls
+from nova_dpo.toolcalls import ToolCall, call_arguments, parse_nova_toolcalls
 
 
 @dataclass(frozen=True)
@@ -69,14 +68,8 @@ def _normalize_calls(calls: Any) -> list[ToolCall]:
         )
     normalized = []
     for call in calls:
-        if not isinstance(call, Mapping) or not isinstance(call.get("name"), str):
-            raise ValueError(f"expected tool call without a string 'name': {call!r}")
-        arguments = call.get("arguments", call.get("parameters", {}))
-        if isinstance(arguments, str):
-            arguments = json.loads(arguments)
-        if not isinstance(arguments, Mapping):
-            raise ValueError(f"expected tool call {call['name']!r} has arguments that are not an object")
-        normalized.append({"name": call["name"], "arguments": dict(arguments)})
+        arguments = call_arguments(call, "expected tool call")  # first: it checks that call has a name
+        normalized.append({"name": call["name"], "arguments": arguments})
     return normalized
 
 
