@@ -19,28 +19,12 @@ from typing import Any
 
 import pytest
 
+from tests.pipeline_tasks import PIPELINE_TASK_IDS
+
 REPO = Path(__file__).resolve().parents[2]
 DAGS_DIR = REPO / "dags"
 PIPELINE_FILE = DAGS_DIR / "nova_dpo_pipeline.py"
 PIPELINE_DAG_ID = "nova_dpo_pipeline"
-PIPELINE_TASK_IDS = {
-    "resolve_run",
-    "prepare_dataset",
-    "upload",
-    "skip_if_done",
-    "train_dpo",
-    "evaluate.generate",
-    "evaluate.gen_qa",
-    "evaluate.llm_judge",
-    "metric_gate",
-    "approval",
-    "import_model",
-    "deploy",
-    "smoke_test",
-    "publish",
-    "reject",
-    "teardown",
-}
 # Libraries only tasks may import: each costs from tens of milliseconds to seconds on every parse.
 FORBIDDEN_AT_PARSE = (
     "torch",
