@@ -101,6 +101,8 @@ _CALL = re.compile(
     r"\b(?:conn|client|sagemaker|s3|s3_client|sagemaker_client|bedrock|bedrock_client|runtime)\.([a-z][a-z0-9_]*)\("
 )
 _PAGINATOR = re.compile(r"get_paginator\(\s*[\"']([a-z0-9_]+)[\"']")
+# An API operation named as data, for a generic caller (the Bedrock delete waits: delete_call="...").
+_NAMED_CALL = re.compile(r"\b[a-z_]*_call\s*=\s*[\"']([a-z0-9_]+)[\"']")
 # Calls made for us by code outside this project, which a scan of include/ and plugins/ cannot see.
 PROVIDER_CALLS = {
     # SageMakerTrigger waits with the provider's TrainingJobComplete waiter.
@@ -237,7 +239,7 @@ def code_calls() -> set[tuple[str, str]]:
     for folder in SOURCE_DIRS:
         for path in folder.rglob("*.py"):
             text = path.read_text()
-            for name in [*_CALL.findall(text), *_PAGINATOR.findall(text)]:
+            for name in [*_CALL.findall(text), *_PAGINATOR.findall(text), *_NAMED_CALL.findall(text)]:
                 # A name that is no API operation (close, request, ...) is a method of another kind of client.
                 found |= snake_to_ops.get(name, set())
         for path in folder.rglob("waiters/*.json"):
