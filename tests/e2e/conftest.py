@@ -13,8 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 def pipeline():
     """The DAG on a fresh metadata database, serialized there (``dag.test`` and backfills read it from there)."""
     from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import sync_bag_to_db
-    from airflow.models.dagbag import DagBag
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
     from airflow.utils import db
     from airflow.utils.session import create_session
 
