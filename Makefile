@@ -36,6 +36,17 @@ test-fast: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# Airflow without Docker, in the foreground (README, "Running Airflow without Docker"): the settings of
+# docker-compose.yaml from tests/live/settings.py, on the local PostgreSQL and Redis; Ctrl-C stops it.
+# AIRFLOW_BROKER=none runs the LocalExecutor and no Celery worker.
+AIRFLOW_PORT ?= 8080
+AIRFLOW_POSTGRES ?= postgres@127.0.0.1:5432
+AIRFLOW_BROKER ?= redis://127.0.0.1:6379/0
+.PHONY: airflow
+airflow: $(STAMP)
+	$(BIN)/python -m tests.live.deployment --home data/airflow --port $(AIRFLOW_PORT) \
+		--postgres $(AIRFLOW_POSTGRES) --broker $(AIRFLOW_BROKER)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
