@@ -142,7 +142,9 @@ def test_celery_executor_with_postgres_and_redis(name):
     assert re.match(
         r"^postgresql\+psycopg2://[^@]+@postgres(:5432)?/", env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     )
-    assert re.match(r"^db\+postgresql\+psycopg2://[^@]+@postgres(:5432)?/", env["AIRFLOW__CELERY__RESULT_BACKEND"])
+    assert re.match(
+        r"^db\+postgresql\+psycopg2://[^@]+@postgres(:5432)?/", env["AIRFLOW__CELERY__RESULT_BACKEND"]
+    )
     assert re.match(r"^redis://[^@]*@redis:6379/", env["AIRFLOW__CELERY__BROKER_URL"])
     depends_on = service(name)["depends_on"]
     for backend in ("postgres", "redis"):
