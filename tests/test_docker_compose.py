@@ -183,7 +183,8 @@ def test_settings_the_pipeline_relies_on():
     assert env["AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE"] == "true"
     assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
     # Without one shared secret each component would sign task tokens with its own random key.
-    assert default_of(env["AIRFLOW__API_AUTH__JWT_SECRET"])
+    # HS512 (Airflow's algorithm for a shared secret) wants a key of at least 64 bytes; PyJWT warns below it.
+    assert len(default_of(env["AIRFLOW__API_AUTH__JWT_SECRET"]).encode()) >= 64
     assert env["AIRFLOW__CORE__AUTH_MANAGER"].endswith("SimpleAuthManager")
     assert default_of(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"]).endswith(":admin")
     assert default_of(env["HF_HUB_OFFLINE"]) == "1", (
@@ -384,3 +385,16 @@ def test_dockerignore_lets_in_what_the_dockerfile_copies():
         sources = [word for word in shlex.split(arguments)[:-1] if not word.startswith("--")]
         for source in sources:
             assert source in allowed, f"{source} is copied but excluded by .dockerignore"
+
+
+def test_the_uid_hint_prints_the_command_for_the_users_shell():
+    """airflow-init runs as root: a hint that ran ``id -u`` there would tell every user AIRFLOW_UID=0."""
+    import subprocess
+
+    script = compose()["services"]["airflow-init"]["command"][-1]
+    hint = script[script.index("if [[ -z") : script.index("fi\n") + 2].replace("$$", "$")  # Compose's escape
+    printed = subprocess.run(
+        ["bash", "-c", hint], capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin"}
+    ).stdout
+
+    assert "echo AIRFLOW_UID=$(id -u) > .env" in printed
