@@ -65,18 +65,21 @@ def check_split_ratios(ratios: list[float]) -> tuple[float, float, float]:
 
 
 def check_storage_root(platform: str, root: str, *, source: str = "param storage_root") -> str:
-    """A storage root the platform can use: ``s3://bucket/prefix`` on SageMaker, an absolute folder locally.
+    """A storage root the platform can use: ``s3://bucket/prefix`` on an object-storage platform (SageMaker),
+    an absolute folder on a local one.
 
     :param source: what the root came from, for the message (the param, or an environment variable).
     """
-    if platform == "sagemaker":
+    from nova_dpo.platforms.factory import platform_traits
+
+    if platform_traits(platform).object_storage:
         if not root.startswith("s3://") or not root[len("s3://") :].split("/")[0]:
-            raise PlanError(f"{source}={root!r} must be an s3://bucket/prefix URI on the sagemaker platform")
+            raise PlanError(f"{source}={root!r} must be an s3://bucket/prefix URI on the {platform} platform")
         _check_no_parent_parts(source, root[len("s3://") :])
         return root.rstrip("/")
     path = root[len("file://") :] if root.startswith("file://") else root
     if "://" in path:
-        raise PlanError(f"{source}={root!r} must be a local folder on the local platform, not a URI")
+        raise PlanError(f"{source}={root!r} must be a local folder on the {platform} platform, not a URI")
     if not posixpath.isabs(path):
         raise PlanError(f"{source}={root!r} must be an absolute folder (e.g. /data/nova-dpo)")
     _check_no_parent_parts(source, path)

@@ -25,8 +25,8 @@ from nova_dpo.pipeline.plan import (
     StoragePlan,
     TrainingPlan,
 )
+from nova_dpo.platforms.factory import PlatformTraits, platform_traits
 
-S3_ROOT_ENV = "NOVA_DPO_S3_ROOT"
 ROLE_ENV = "NOVA_DPO_ROLE_ARN"
 IMPORT_ROLE_ENV = "NOVA_DPO_IMPORT_ROLE_ARN"
 MODEL_NAME_PREFIX = "nova-dpo"
@@ -64,22 +64,21 @@ def evaluation_recipes(family: str) -> dict[str, str]:
 
 def storage_root(platform: str, explicit: str | None) -> str:
     """The storage root: the ``storage_root`` param, else the deployment's setting (env ``NOVA_DPO_S3_ROOT``
-    on SageMaker, ``NOVA_DPO_HOME`` locally), checked for the platform.
+    on SageMaker, ``NOVA_DPO_HOME`` locally: the platform's ``root_env``), checked for the platform.
 
     :raises PlanError: when there is none (SageMaker) or it cannot serve the platform.
     """
     if explicit:
         return param_checks.check_storage_root(platform, explicit)
-    if platform == "sagemaker":
-        root = os.environ.get(S3_ROOT_ENV)
-        if not root:
-            raise PlanError(f"set the storage_root param or env {S3_ROOT_ENV} to an s3://bucket/prefix")
-        return param_checks.check_storage_root(platform, root, source=f"env {S3_ROOT_ENV}")
-    from nova_dpo.platforms.factory import DEFAULT_LOCAL_HOME, LOCAL_HOME_ENV
-
+    traits = platform_traits(platform)
     # As it is set, not made absolute against this worker's current folder, which other workers do not share.
-    home = os.path.expanduser(os.environ.get(LOCAL_HOME_ENV) or DEFAULT_LOCAL_HOME)
-    return param_checks.check_storage_root(platform, home, source=f"env {LOCAL_HOME_ENV}")
+    root = os.environ.get(traits.root_env) or traits.default_root
+    if not root:
+        example = "an s3://bucket/prefix" if traits.object_storage else "a folder"
+        raise PlanError(f"set the storage_root param or env {traits.root_env} to {example}")
+    return param_checks.check_storage_root(
+        platform, os.path.expanduser(root), source=f"env {traits.root_env}"
+    )
 
 
 def job_results(platform: str, run_uri: str) -> dict[str, str | None]:
@@ -103,7 +102,7 @@ def job_results(platform: str, run_uri: str) -> dict[str, str | None]:
     Either way the tasks that follow read the URIs the operators return, through the same path factory.
     """
     return {
-        "train": f"{run_uri}/train" if platform == "sagemaker" else None,
+        "train": f"{run_uri}/train" if platform_traits(platform).publishes_job_outputs else None,
         "candidate": f"{run_uri}/generate/candidate",
         "baseline": f"{run_uri}/generate/baseline",
         "judge": f"{run_uri}/judge",
@@ -157,21 +156,22 @@ def resolve_run(params: dict[str, Any], *, dag_id: str, run_id: str, logical_dat
     param_checks.check_gate_metrics(gate)
     ratios = param_checks.check_split_ratios(params["split_ratios"])
     local_options = param_checks.check_local_training_options(params["local_options"])
-    judge_conn_id = _judge_conn_id(platform, params["judge_conn_id"])
+    traits = platform_traits(platform)
+    judge_conn_id = _judge_conn_id(traits, params["judge_conn_id"])
     eval_options = param_checks.check_evaluation_options(params["eval_local_options"], params["judge_model"])
     base_model = (
-        param_checks.check_base_model(params["base_model"])
-        if platform == "local"
-        else recipe.config["run"]["model_name_or_path"]
+        recipe.config["run"]["model_name_or_path"]
+        if traits.trains_recipe_model
+        else param_checks.check_base_model(params["base_model"])
     )
     instance_count = params["instance_count"] or recipe.config["run"].get("replicas", 1)
     max_run = params["max_run"]
     root = storage_root(platform, params["storage_root"])
-    _check_budget(platform, recipe.name, instance_type, instance_count, max_run, params["budget_usd"])
+    _check_budget(traits, recipe.name, instance_type, instance_count, max_run, params["budget_usd"])
     key = run_key(logical_date, run_id)
     run_uri = f"{root}/runs/{key}"
     model_name = f"{MODEL_NAME_PREFIX}-{family}-{key}".replace("T", "t")
-    sagemaker = platform == "sagemaker"
+    roles = traits.runs_as_roles
     return RunPlan(
         run_key=key,
         dag_id=dag_id,
@@ -191,7 +191,7 @@ def resolve_run(params: dict[str, Any], *, dag_id: str, run_id: str, logical_dat
             job_name=job_name(dag_id, run_id, "train"),
             base_model=base_model,
             local_options=local_options,
-            role_arn=os.environ.get(ROLE_ENV) if sagemaker else None,
+            role_arn=os.environ.get(ROLE_ENV) if roles else None,
         ),
         evaluation=EvaluationPlan(
             gen_qa=gen_qa,
@@ -201,7 +201,7 @@ def resolve_run(params: dict[str, Any], *, dag_id: str, run_id: str, logical_dat
             candidate_job_name=job_name(dag_id, run_id, "gen-qa-candidate"),
             judge_job_name=job_name(dag_id, run_id, "llm-judge"),
             # The judge the local platform runs; Nova's llm_judge job judges with its own model.
-            judge=None if sagemaker else (judge_conn_id or "local"),
+            judge=(judge_conn_id or "local") if traits.judges_locally else None,
             judge_conn_id=judge_conn_id,
             local_options=eval_options,
         ),
@@ -221,27 +221,33 @@ def resolve_run(params: dict[str, Any], *, dag_id: str, run_id: str, logical_dat
             # The ephemeral deployment that the smoke test calls and teardown removes.
             deployment_name=f"{model_name}-smoke",
             # Bedrock reads the escrow checkpoint with a role of its own (it cannot assume SageMaker's).
-            import_role_arn=os.environ.get(IMPORT_ROLE_ENV) if sagemaker else None,
+            import_role_arn=os.environ.get(IMPORT_ROLE_ENV) if roles else None,
         ),
     )
 
 
-def _judge_conn_id(platform: str, conn_id: str | None) -> str | None:
+def _judge_conn_id(traits: PlatformTraits, conn_id: str | None) -> str | None:
     """The judge connection of a local run. Its endpoint and key are read by the worker from the connection,
     so a run can pick a judge an administrator set up, never point one at a host of its own."""
     if not conn_id:
         return None
-    if platform != "local":
+    if not traits.judges_locally:
         raise PlanError(
-            "param judge_conn_id applies to the local platform only: Nova's llm_judge judges with its own model"
+            f"param judge_conn_id applies to the local platform only: on {traits.name}, Nova's llm_judge "
+            "judges with its own model"
         )
     return conn_id
 
 
 def _check_budget(
-    platform: str, recipe: str, instance_type: str | None, count: int, max_run: int, budget: float | None
+    traits: PlatformTraits,
+    recipe: str,
+    instance_type: str | None,
+    count: int,
+    max_run: int,
+    budget: float | None,
 ) -> None:
-    if platform != "sagemaker" or budget is None:
+    if not traits.bills or budget is None:
         return
     from nova_dpo.catalog import estimate_cost_usd, recipe_spec
 

@@ -406,6 +406,7 @@ def write_report(
     import tempfile
 
     from nova_dpo import report
+    from nova_dpo.platforms.factory import platform_traits
 
     run_uri = plan.storage.run_uri
     with tempfile.TemporaryDirectory(prefix="nova-dpo-report-") as scratch:
@@ -419,7 +420,7 @@ def write_report(
         cost = {
             key: training.get(key) for key in ("billable_seconds", "estimated_cost_usd") if training.get(key)
         }
-        if plan.platform == "sagemaker":
+        if platform_traits(plan.platform).bills:
             cost.update(
                 instance_type=plan.training.instance_type,
                 instance_count=plan.training.instance_count,

@@ -278,6 +278,14 @@ class Platform(Protocol):
 
     name: str
 
+    def check(self, job: TrainingJob | EvaluationJob) -> None:
+        """Check ``job`` as :meth:`submit` will, starting nothing, so a bad job fails before anything is paid for.
+
+        :raises ValueError: for a job this platform cannot run (a recipe value out of range, data it cannot
+            read, an unknown option, ...).
+        """
+        ...
+
     def submit(self, job: TrainingJob | EvaluationJob) -> JobRef:
         """Start ``job``, or attach to the job of that name if it exists (a retry never starts a duplicate).
 

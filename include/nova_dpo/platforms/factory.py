@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,71 @@ PLATFORMS: tuple[str, ...] = (LOCAL, SAGEMAKER)
 
 LOCAL_HOME_ENV = "NOVA_DPO_HOME"
 DEFAULT_LOCAL_HOME = "~/.nova-dpo"
+S3_ROOT_ENV = "NOVA_DPO_S3_ROOT"
+
+
+@dataclass(frozen=True)
+class PlatformTraits:
+    """What the pipeline must know of a platform before it builds one: the facts that decide a run plan.
+
+    :param name: the platform's name.
+    :param object_storage: its storage root is an object store (``s3://bucket/prefix``), else a local folder.
+    :param root_env: the environment variable naming the deployment's storage root.
+    :param default_root: the storage root when that variable is unset; None when one must be given.
+    :param publishes_job_outputs: a job's output files live where later tasks cannot read them (an
+        ``output.tar.gz``), so the task that waited for the job publishes them under the run's folder.
+    :param trains_recipe_model: it trains the recipe's ``run.model_name_or_path`` (else a ``base_model``).
+    :param runs_as_roles: its jobs and imports run as IAM roles the deployment names.
+    :param judges_locally: its llm_judge job runs a judge the run chooses (the local model or a connection).
+    :param bills: its jobs cost money, so a run's budget applies.
+    """
+
+    name: str
+    object_storage: bool
+    root_env: str
+    default_root: str | None
+    publishes_job_outputs: bool
+    trains_recipe_model: bool
+    runs_as_roles: bool
+    judges_locally: bool
+    bills: bool
+
+
+TRAITS: dict[str, PlatformTraits] = {
+    LOCAL: PlatformTraits(
+        name=LOCAL,
+        object_storage=False,
+        root_env=LOCAL_HOME_ENV,
+        default_root=DEFAULT_LOCAL_HOME,
+        publishes_job_outputs=False,
+        trains_recipe_model=False,
+        runs_as_roles=False,
+        judges_locally=True,
+        bills=False,
+    ),
+    SAGEMAKER: PlatformTraits(
+        name=SAGEMAKER,
+        object_storage=True,
+        root_env=S3_ROOT_ENV,
+        default_root=None,
+        publishes_job_outputs=True,
+        trains_recipe_model=True,
+        runs_as_roles=True,
+        judges_locally=False,
+        bills=True,
+    ),
+}
+
+
+def platform_traits(name: str) -> PlatformTraits:
+    """The traits of the platform called ``name``.
+
+    :raises ValueError: for an unknown platform name.
+    """
+    try:
+        return TRAITS[name]
+    except KeyError:
+        raise ValueError(f"Unknown platform {name!r}; use one of {', '.join(PLATFORMS)}.") from None
 
 
 def local_root(root: str | os.PathLike[str] | None = None) -> Path:

@@ -174,6 +174,10 @@ class SageMakerPlatform:
 
     # -------------------------------------------------------------------------------------------- request
 
+    def check(self, job: TrainingJob | EvaluationJob) -> None:
+        """Build ``job``'s request (which validates it) and send nothing."""
+        self.build_request(job)
+
     def build_request(self, job: TrainingJob | EvaluationJob, name: str | None = None) -> TrainingJobRequest:
         """The CreateTrainingJob request for ``job`` (named ``name``, default ``job.name``) and the recipe
         file to upload before it is sent.

@@ -467,16 +467,10 @@ class NovaJobBaseOperator(BaseOperator):
         self, platform: Platform, name: str, platform_name: str, recipe: ResolvedRecipe
     ) -> TrainingJob | EvaluationJob:
         """The job, checked as the platform will check it, so a bad argument fails before any job starts."""
-        from nova_dpo.platforms.local.platform import LocalPlatform
-        from nova_dpo.platforms.sagemaker import SageMakerPlatform
-
         try:
             self._results_destination(platform_name)
             job = self.build_job(name, platform_name, recipe)
-            if isinstance(platform, SageMakerPlatform):
-                platform.build_request(job)
-            elif isinstance(platform, LocalPlatform):
-                platform.job_definition(job)
+            platform.check(job)
         except (ValueError, TypeError) as error:
             raise AirflowFailException(f"Cannot run Nova {self.job_kind} job {name!r}: {error}") from error
         return job
@@ -563,14 +557,17 @@ class NovaJobBaseOperator(BaseOperator):
         return math.ceil((self._max_run() + _START_AND_UPLOAD_ALLOWANCE_S) / max(1, int(self.poll_interval)))
 
     def _trigger(self, platform: Platform, ref: JobRef) -> SageMakerTrigger | LocalJobTrigger:
+        """The trigger that waits for a job of ``platform`` in the triggerer."""
+        triggers = {LOCAL: self._local_trigger, SAGEMAKER: self._sagemaker_trigger}
+        return triggers[platform.name](platform, ref)
+
+    def _local_trigger(self, platform: Platform, ref: JobRef) -> LocalJobTrigger:
+        # The local platform's folder, which every worker and the triggerer share (NOVA_DPO_HOME).
+        return LocalJobTrigger(root=str(platform.root), job_name=ref.name, poll_interval=self.poll_interval)
+
+    def _sagemaker_trigger(self, platform: Platform, ref: JobRef) -> SageMakerTrigger:
         from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerTrigger
 
-        from nova_dpo.platforms.local.platform import LocalPlatform
-
-        if isinstance(platform, LocalPlatform):
-            return LocalJobTrigger(
-                root=str(platform.root), job_name=ref.name, poll_interval=self.poll_interval
-            )
         return SageMakerTrigger(
             job_name=ref.name,
             job_type="training",

@@ -65,6 +65,7 @@ LOG_TAIL_LINES = 20
 
 _POLL_SECONDS = 0.05
 _KILL_WAIT_SECONDS = 5.0
+_REAP_WAIT_SECONDS = 2.0
 _LOG_TAIL_BYTES = 64 * 1024
 
 
@@ -221,8 +222,7 @@ class LocalJobRunner:
         status = read_json(job_dir / STATUS_FILE) or {"status": JobStatus.IN_PROGRESS.value}
         if JobStatus(status["status"]).is_terminal:
             return status
-        child = self._children.get(name)
-        exit_code = child.poll() if child is not None else None
+        exit_code = self._exit_code(name)
         process = f"The job process (pid {status.get('pid')})"
         if exit_code is None:
             reason = (
@@ -239,6 +239,20 @@ class LocalJobRunner:
         return self._record_end(
             job_dir, JobStatus.FAILED, reason, exit_code=exit_code, ended=_last_activity(job_dir)
         )
+
+    def _exit_code(self, name: str) -> int | None:
+        """The exit code of a job process this runner started, once the process is gone; None otherwise.
+
+        A thread of this runner waits on every child; ``poll`` returns None while that thread holds the
+        process's wait lock, even after the process died, so this waits (briefly) for the thread to reap it.
+        """
+        child = self._children.get(name)
+        if child is None:
+            return None
+        try:
+            return child.wait(timeout=_REAP_WAIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            return None
 
     def _record_end(
         self,

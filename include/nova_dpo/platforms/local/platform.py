@@ -93,6 +93,10 @@ class LocalPlatform:
 
     # --------------------------------------------------------------------------------------------- jobs
 
+    def check(self, job: TrainingJob | EvaluationJob) -> None:
+        """Build ``job``'s definition (which checks its local options and data) and start nothing."""
+        self.job_definition(job)
+
     def job_definition(self, job: TrainingJob | EvaluationJob) -> tuple[str, dict[str, Any]]:
         """The runner's job kind and spec for ``job`` (the input of the job function the kind names).
 
