@@ -24,7 +24,10 @@ ADMIN_USERNAME = "airflow"
 
 # Key -> (the shell variable Compose reads, its default). Compose writes these as ``${VARIABLE:-default}``.
 FROM_SHELL: dict[str, tuple[str, str]] = {
-    "AIRFLOW__API_AUTH__JWT_SECRET": ("AIRFLOW_JWT_SECRET", "nova-dpo-development-jwt-secret-replace-me-with-at-least-64-random-bytes"),
+    "AIRFLOW__API_AUTH__JWT_SECRET": (
+        "AIRFLOW_JWT_SECRET",
+        "nova-dpo-development-jwt-secret-replace-me-with-at-least-64-random-bytes",
+    ),
     "AIRFLOW__API__SECRET_KEY": ("AIRFLOW_API_SECRET_KEY", "nova-dpo-development-secret-key-replace-me"),
     "NOVA_DPO_PLATFORM": ("NOVA_DPO_PLATFORM", "local"),
     "NOVA_DPO_DATASET_SOURCE": ("NOVA_DPO_DATASET_SOURCE", ""),
