@@ -18,7 +18,29 @@ from typing import Any
 TOOLCALL_OPEN = "<TOOLCALL>"
 TOOLCALL_CLOSE = "</TOOLCALL>"
 _TOOLCALL_RE = re.compile(r"<TOOLCALL>(.*?)</TOOLCALL>", re.DOTALL)
-_DECODER = json.JSONDecoder()
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# Python's decoder accepts NaN and Infinity, which no JSON writer (nor Bedrock) accepts back.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+def _loads(text: str, what: str) -> Any:
+    """``text`` as strict JSON.
+
+    :raises ValueError: for text that is not JSON, holds NaN or Infinity, or nests deeper than the parser
+        recurses (a RecursionError otherwise).
+    """
+    try:
+        return _DECODER.decode(text)
+    except RecursionError as err:
+        raise ValueError(f"{what} nests too deep to parse") from err
+    except ValueError as err:
+        raise ValueError(f"{what} is not valid JSON: {err}") from err
+
 
 ToolCall = dict[str, Any]
 
@@ -31,10 +53,7 @@ def parse_when2call_toolcalls(text: str) -> list[ToolCall] | None:
     match = _TOOLCALL_RE.search(text)
     if match is None:
         return None
-    try:
-        calls = json.loads(match.group(1))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"<TOOLCALL> block is not valid JSON: {err}") from err
+    calls = _loads(match.group(1), "<TOOLCALL> block")
     if isinstance(calls, dict):
         calls = [calls]
     if not isinstance(calls, list) or not calls:
@@ -55,7 +74,7 @@ def call_arguments(call: Any, label: str = "tool call") -> dict[str, Any]:
         raise ValueError(f"{label} without a string 'name': {call!r}")
     arguments = call.get("arguments", call.get("parameters", {}))
     if isinstance(arguments, str):
-        arguments = json.loads(arguments)
+        arguments = _loads(arguments, f"the arguments of {label} {call['name']!r}")
     if not isinstance(arguments, Mapping):
         raise ValueError(f"{label} {call['name']!r} has arguments that are not an object")
     return dict(arguments)
@@ -76,14 +95,16 @@ def parse_nova_toolcalls(text: str) -> list[ToolCall]:
     """Every ``{"name": ..., "parameters": ...}`` object found in generated text, in order.
 
     Lenient on purpose (models add prose or code fences around calls): it scans for JSON objects and keeps
-    those with a string ``name``. Returns ``[]`` when the text makes no call.
+    those with a string ``name``. Returns ``[]`` when the text makes no call. An object that is not strict
+    JSON (NaN, Infinity) or nests deeper than the parser recurses is no call: a model's babble never stops
+    the evaluation.
     """
     calls: list[ToolCall] = []
     index = text.find("{")
     while index != -1:
         try:
             obj, end = _DECODER.raw_decode(text, index)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             index = text.find("{", index + 1)
             continue
         if isinstance(obj, dict) and isinstance(obj.get("name"), str):
