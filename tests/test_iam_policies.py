@@ -251,12 +251,12 @@ def code_calls() -> set[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def plan(monkeypatch_module):
     """A real run plan of the sagemaker platform with the placeholder storage root and role."""
-    from nova_dpo.pipeline.params import param_definitions
+    from nova_dpo.pipeline.params import default_params
     from nova_dpo.pipeline.run import resolve_run
 
     monkeypatch_module.setenv("NOVA_DPO_S3_ROOT", STORAGE_ROOT)
     monkeypatch_module.setenv("NOVA_DPO_ROLE_ARN", SAGEMAKER_ROLE_ARN)
-    params = {name: definition.get("default") for name, definition in param_definitions().items()}
+    params = default_params()
     params["platform"] = "sagemaker"
     return resolve_run(
         params,

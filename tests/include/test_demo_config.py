@@ -9,14 +9,14 @@ import jsonschema
 import pytest
 
 from nova_dpo.demo import DEMO_CONF, DEMO_SNAPSHOTS
-from nova_dpo.pipeline.params import param_definitions
+from nova_dpo.pipeline.params import default_params, param_definitions
 from nova_dpo.pipeline.run import resolve_run
 from nova_dpo.platforms.local.local_config import LocalTrainingOptions
 
 
 @pytest.fixture
 def demo_params(tmp_path: Path) -> dict:
-    params = {name: definition.get("default") for name, definition in param_definitions().items()}
+    params = default_params()
     params.update(DEMO_CONF, dataset_source=str(tmp_path / "source"), storage_root=str(tmp_path / "home"))
     return params
 

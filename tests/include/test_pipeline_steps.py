@@ -15,7 +15,7 @@ import pytest
 from upath import UPath
 
 from nova_dpo.pipeline import steps
-from nova_dpo.pipeline.params import param_definitions
+from nova_dpo.pipeline.params import default_params
 from nova_dpo.pipeline.plan import RunPlan
 from nova_dpo.pipeline.run import job_results, resolve_run
 from tests.include.test_gate import judge_document
@@ -25,7 +25,7 @@ WORSE = "I'm sorry, I can't help with that."
 
 
 def params_for(platform: str, storage_root: str, tmp_path: Path) -> dict[str, Any]:
-    params = {name: definition.get("default") for name, definition in param_definitions().items()}
+    params = default_params()
     params.update(platform=platform, storage_root=storage_root, dataset_source=str(tmp_path / "source"))
     params["gate"] = {"min_relative_gain": {"f1_score": 0.05}, "require_judge_win": True}
     return params

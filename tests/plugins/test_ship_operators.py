@@ -27,7 +27,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from airflow.sdk.bases.operator import ExecutorSafeguard
 from botocore.stub import ANY, Stubber
 
-from nova_dpo.pipeline.params import param_definitions
+from nova_dpo.pipeline.params import default_params
 from nova_dpo.pipeline.run import resolve_run
 from nova_dpo.platforms.local.store import LocalModelStore
 from nova_dpo_airflow.operators.bedrock_custom_model import SOURCE_TAG_KEY, client_request_token
@@ -44,6 +44,7 @@ from nova_dpo_airflow.triggers.bedrock_custom_model import (
     BedrockCustomModelActiveTrigger,
     BedrockCustomModelDeploymentActiveTrigger,
 )
+from tests import sagemaker_fakes
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -55,13 +56,12 @@ PT_ARN = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:provisioned-model/abcdef123456"
 CREATED = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 DATASET_SHA = "d" * 64
 NO_WAIT = {"waiter_delay": 0, "waiter_max_attempts": 3}
-SAGEMAKER_NOT_FOUND = "Requested resource not found."
 PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
 
 
 def make_plan(platform: str, root: str, technique: str = "lora", **params) -> dict:
     """A real run plan, from resolve_run with the DAG's default params."""
-    defaults = {name: definition.get("default") for name, definition in param_definitions().items()}
+    defaults = default_params()
     chosen = {
         **defaults,
         "platform": platform,
@@ -650,16 +650,8 @@ def described(name: str, status: str) -> dict:
 
 
 def expect_describe(sagemaker: Stubber, name: str, status: str | None) -> None:
-    if status is None:
-        sagemaker.add_client_error(
-            "describe_training_job",
-            service_error_code="ValidationException",
-            service_message=SAGEMAKER_NOT_FOUND,
-            http_status_code=400,
-            expected_params={"TrainingJobName": name},
-        )
-    else:
-        sagemaker.add_response("describe_training_job", described(name, status), {"TrainingJobName": name})
+    """Queue DescribeTrainingJob of ``name``: a job of ``status``, or "not found" for None."""
+    sagemaker_fakes.expect_describe(sagemaker, name, described(name, status) if status else None)
 
 
 def model_summary(name: str, day: int) -> dict:

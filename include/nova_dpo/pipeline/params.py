@@ -257,6 +257,11 @@ def param_definitions() -> dict[str, dict[str, Any]]:
     }
 
 
+def default_params() -> dict[str, Any]:
+    """Every param at its trigger-form default: what a scheduled run gets."""
+    return {name: definition.get("default") for name, definition in param_definitions().items()}
+
+
 def recipe_overrides(params: dict[str, Any]) -> dict[str, Any]:
     """The recipe overrides a run's params ask for (form fields first, then the free-form dict)."""
     overrides = {

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from nova_dpo.pipeline.params import param_definitions
+from nova_dpo.pipeline.params import default_params
 from nova_dpo.pipeline.plan import RunPlan
 from nova_dpo.pipeline.run import resolve_run
 
 
 def plan_with(**changes) -> RunPlan:
-    params = {name: definition.get("default") for name, definition in param_definitions().items()}
+    params = default_params()
     params.update(changes)
     return resolve_run(
         params,
