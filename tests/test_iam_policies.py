@@ -565,11 +565,11 @@ def test_sagemaker_role_reads_the_job_inputs_and_writes_their_outputs(job_reques
 
 
 def test_sagemaker_role_pulls_every_nova_image():
-    from nova_dpo.catalog import EVALUATION_IMAGES, TRAINING_IMAGES
+    from nova_dpo.catalog import IMAGES, SUPPORTED_REGIONS, image_uri_for
 
     policy_name = "sagemaker-execution-role-policy.json"
     assert allows(policy_name, "ecr:GetAuthorizationToken")
-    for image in [*TRAINING_IMAGES.values(), *EVALUATION_IMAGES.values()]:
+    for image in [image_uri_for(*key, region) for key in IMAGES for region in SUPPORTED_REGIONS]:
         match = re.fullmatch(r"(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com/([^:@]+)[:@].+", image)
         assert match, image
         account, region, repository = match.groups()

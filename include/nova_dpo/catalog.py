@@ -2,8 +2,9 @@
 
 Sources (see the project's reference notes): the SageMaker HyperPod recipes repository
 (``launcher/recipe_templatization/nova/nova_metadata.json`` for instance types,
-``nova_regional_parameters.json`` for images, the recipe files for replica sets) and the AWS
-"Fine-tune Nova 1.0" and "Direct Preference Optimization (DPO)" guides for instance counts.
+``nova_regional_parameters.json`` for images, the recipe files for replica sets), the Nova Forge SDK for the
+LLM-judge image, and the AWS "Fine-tune Nova 1.0" and "Direct Preference Optimization (DPO)" guides for
+instance counts.
 
 The recipe validator (``nova_dpo.recipes.ranges``) builds its ``run.replicas`` rules from
 :data:`RECIPES`, and the request builder checks instance types and counts against it, so a count is
@@ -19,36 +20,49 @@ from typing import Literal
 Task = Literal["dpo", "gen_qa", "llm_judge"]
 Method = Literal["lora", "full"]
 
-# Regions that host the Nova training-job images (HPR HEAD). eu-central-1 and eu-west-2 appeared in an
-# earlier revision and were removed, so they are not offered here.
-TRAINING_IMAGES: dict[str, str] = {
-    "us-east-1": "708977205387.dkr.ecr.us-east-1.amazonaws.com/nova-fine-tune-repo:SM-TJ-DPO-latest",
-    "us-west-2": "176779409107.dkr.ecr.us-west-2.amazonaws.com/nova-fine-tune-repo:SM-TJ-DPO-latest",
-    "ap-northeast-1": "878185805882.dkr.ecr.ap-northeast-1.amazonaws.com/nova-fine-tune-repo:SM-TJ-DPO-latest",
+# The registry of the Nova training-job images in each region that has them: HPR HEAD
+# ``nova_regional_parameters.json`` gives every Nova 1.0 DPO and evaluation recipe's ``sm_jobs`` image in these
+# three. eu-central-1 and eu-west-2 appeared in an earlier revision and were removed, so they are not offered.
+IMAGE_REGISTRIES: dict[str, str] = {
+    "us-east-1": "708977205387.dkr.ecr.us-east-1.amazonaws.com",
+    "us-west-2": "176779409107.dkr.ecr.us-west-2.amazonaws.com",
+    "ap-northeast-1": "878185805882.dkr.ecr.ap-northeast-1.amazonaws.com",
 }
-EVALUATION_IMAGES: dict[str, str] = {
-    "us-east-1": "708977205387.dkr.ecr.us-east-1.amazonaws.com/nova-evaluation-repo:SM-TJ-Eval-V2-latest",
-    "us-west-2": "176779409107.dkr.ecr.us-west-2.amazonaws.com/nova-evaluation-repo:SM-TJ-Eval-V2-latest",
-    "ap-northeast-1": (
-        "878185805882.dkr.ecr.ap-northeast-1.amazonaws.com/nova-evaluation-repo:SM-TJ-Eval-V2-latest"
-    ),
+SUPPORTED_REGIONS: tuple[str, ...] = tuple(IMAGE_REGISTRIES)
+
+# The image (repository:tag) that runs a recipe, by (task, model generation). Nova 2.0 has no entry: the
+# project ships Nova 1.0 recipes only, and recipe validation refuses a Nova 2.0 model_type.
+IMAGES: dict[tuple[Task, str], str] = {
+    # HPR nova_regional_parameters.json, nova_{micro,lite,pro}_1_0_*_dpo: sm_jobs.container_image.prod.
+    ("dpo", "1.0"): "nova-fine-tune-repo:SM-TJ-DPO-latest",
+    # HPR nova_regional_parameters.json, nova_{micro,lite,pro}_1_0_p5_48xl_gpu_bring_your_own_dataset_eval:
+    # sm_jobs.container_image.prod. The Nova Forge SDK takes gen_qa's image from the same recipe metadata
+    # (SageMakerPublicHub's SmtjImageUri).
+    ("gen_qa", "1.0"): "nova-evaluation-repo:SM-TJ-Eval-V2-latest",
+    # HPR lists no image for the *_llm_judge_eval recipes. aws/nova-forge-sdk
+    # src/amzn_nova_forge/util/recipe.py, get_hub_recipe_metadata, builds the judge's image itself:
+    # `image_suffix = "Eval-V2-latest" if model.version == Version.TWO else "Eval-latest"` with the infix
+    # "SM-TJ-" on SageMaker training jobs, so Nova 1.0 judges on SM-TJ-Eval-latest (its test
+    # test_get_hub_recipe_metadata_evaluation_image_uri_smtj_v1 pins it for Nova Lite). The SDK knows no
+    # ap-northeast-1 registry: there the registry is HPR's and the tag the SDK's.
+    ("llm_judge", "1.0"): "nova-evaluation-repo:SM-TJ-Eval-latest",
 }
-SUPPORTED_REGIONS: tuple[str, ...] = tuple(TRAINING_IMAGES)
 
 
 @dataclass(frozen=True)
 class NovaModel:
-    """A Nova 1.0 model as the recipes name it."""
+    """A Nova model as the recipes name it, and its generation (``"1.0"``), which picks images."""
 
     key: str
     model_type: str
     base_model: str
+    generation: str
 
 
 MODELS: dict[str, NovaModel] = {
-    "micro": NovaModel("micro", "amazon.nova-micro-v1:0:128k", "nova-micro/prod"),
-    "lite": NovaModel("lite", "amazon.nova-lite-v1:0:300k", "nova-lite/prod"),
-    "pro": NovaModel("pro", "amazon.nova-pro-v1:0:300k", "nova-pro/prod"),
+    "micro": NovaModel("micro", "amazon.nova-micro-v1:0:128k", "nova-micro/prod", "1.0"),
+    "lite": NovaModel("lite", "amazon.nova-lite-v1:0:300k", "nova-lite/prod", "1.0"),
+    "pro": NovaModel("pro", "amazon.nova-pro-v1:0:300k", "nova-pro/prod", "1.0"),
 }
 
 
@@ -81,6 +95,10 @@ class RecipeSpec:
     @property
     def default_instance_type(self) -> str:
         return self.instance_types[0]
+
+    @property
+    def generation(self) -> str:
+        return MODELS[self.model].generation
 
 
 _P5_P4D = ("ml.p5.48xlarge", "ml.p4d.24xlarge", "ml.p5en.48xlarge")
@@ -156,29 +174,20 @@ ON_DEMAND_USD_PER_HOUR: dict[str, float] = {
 }
 
 
-def _check_region(region: str) -> None:
-    if region not in TRAINING_IMAGES:
+def image_uri_for(task: Task, generation: str, region: str) -> str:
+    """The image that runs a recipe of ``task`` for a model of ``generation`` (``"1.0"``) in ``region``."""
+    if region not in IMAGE_REGISTRIES:
         raise ValueError(
             f"Nova training-job images are not published in region {region!r}; "
             f"supported regions: {', '.join(SUPPORTED_REGIONS)}. Pass image_uri to use another image."
         )
-
-
-def training_image_uri(region: str) -> str:
-    """The Nova DPO training image for ``region``."""
-    _check_region(region)
-    return TRAINING_IMAGES[region]
-
-
-def evaluation_image_uri(region: str) -> str:
-    """The Nova evaluation image for ``region``."""
-    _check_region(region)
-    return EVALUATION_IMAGES[region]
-
-
-def image_uri_for(task: Task, region: str) -> str:
-    """The image that runs a recipe of ``task`` (``dpo``, ``gen_qa`` or ``llm_judge``) in ``region``."""
-    return training_image_uri(region) if task == "dpo" else evaluation_image_uri(region)
+    try:
+        return f"{IMAGE_REGISTRIES[region]}/{IMAGES[task, generation]}"
+    except KeyError:
+        raise ValueError(
+            f"no Nova image for {task} on Nova {generation} models; known: "
+            f"{', '.join(f'{t} on {g}' for t, g in IMAGES)}. Pass image_uri to use another image."
+        ) from None
 
 
 def recipe_spec(name: str) -> RecipeSpec:

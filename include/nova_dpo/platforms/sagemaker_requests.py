@@ -7,8 +7,10 @@ what these builders do:
 
 * the recipe, resolved with its overrides, is uploaded as one YAML file and mounted through the input
   channel ``recipe``; the hyperparameter ``sagemaker_recipe_local_path`` points at it in the container;
-* ``run.model_name_or_path`` becomes the hyperparameter ``base_model``, or ``base_model_location`` when
-  it is an ``s3://`` checkpoint;
+* the hyperparameters name the model: ``model_type`` (``run.model_type``), and ``base_model`` from
+  ``run.model_name_or_path``, or ``base_model_location`` when it is an ``s3://`` checkpoint; an evaluation
+  recipe's custom-metrics Lambda (``processor.lambda_arn``) goes as ``eval_lambda_arn`` (see
+  :func:`_hyperparameters`);
 * DPO data comes through the channels ``train`` and (optional) ``validation`` as ``Converse`` data;
   evaluation data (``gen_qa.jsonl`` / ``llm_judge.jsonl``) through ``train`` as ``S3Prefix``.
 
@@ -199,6 +201,43 @@ def _tags(tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None) -> list[
     return [{"Key": str(t["Key"]), "Value": str(t["Value"])} for t in tags]
 
 
+def _hyperparameters(config: Mapping[str, Any]) -> dict[str, str]:
+    """The hyperparameters SageMaker Python SDK 2.x sends for a Nova recipe, beside the recipe's path.
+
+    ``PyTorch(training_recipe=...)`` in aws/sagemaker-python-sdk v2.257.6, ``src/sagemaker/pytorch/estimator.py``,
+    ``PyTorch._setup_for_nova_recipe``::
+
+        model_type = run_config.get("model_type")
+        args["hyperparameters"]["model_type"] = model_type
+        if model_name_or_path:
+            if model_name_or_path.startswith("s3://"):
+                args["hyperparameters"]["base_model_location"] = model_name_or_path
+            else:
+                args["hyperparameters"]["base_model"] = model_name_or_path
+        ...
+        if recipe.get("evaluation", {}):
+            processor = recipe.get("processor", {})
+            lambda_arn = processor.get("lambda_arn", "")
+            if lambda_arn:
+                args["hyperparameters"]["eval_lambda_arn"] = lambda_arn
+
+    Its other Nova hyperparameters come from keys recipe validation refuses in the recipes we ship
+    (``run.reward_lambda_arn``, ``training_config.distillation_data``). SDK 3.x sends the same but
+    ``model_type`` (``sagemaker-train`` ``sm_recipes/utils.py`` ``_get_args_from_nova_recipe``); the AWS Nova
+    samples run on 2.x, so we send it.
+    """
+    run = config["run"]
+    model = run["model_name_or_path"]
+    hyperparameters = {
+        "model_type": run["model_type"],
+        "base_model_location" if model.startswith("s3://") else "base_model": model,
+    }
+    lambda_arn = config.get("processor", {}).get("lambda_arn") if config.get("evaluation") else None
+    if lambda_arn:
+        hyperparameters["eval_lambda_arn"] = lambda_arn
+    return hyperparameters
+
+
 def _assemble(
     job_name: str,
     recipe: ResolvedRecipe,
@@ -233,8 +272,6 @@ def _assemble(
     _check_s3_uri("recipe_s3_prefix", prefix)
     upload = RecipeUpload(prefix + RECIPE_FILE, recipe.to_yaml().encode("utf-8"))
 
-    model = recipe.config["run"]["model_name_or_path"]
-    model_key = "base_model_location" if model.startswith("s3://") else "base_model"
     output_config = {"S3OutputPath": output_path}
     if output_kms_key:
         output_config["KmsKeyId"] = output_kms_key
@@ -250,7 +287,7 @@ def _assemble(
         "TrainingJobName": job_name,
         "AlgorithmSpecification": {
             "TrainingInputMode": "File",
-            "TrainingImage": image_uri or image_uri_for(recipe.spec.task, region),
+            "TrainingImage": image_uri or image_uri_for(recipe.spec.task, recipe.spec.generation, region),
         },
         "RoleArn": role,
         "InputDataConfig": [
@@ -260,7 +297,10 @@ def _assemble(
         "OutputDataConfig": output_config,
         "ResourceConfig": resource_config,
         "StoppingCondition": {"MaxRuntimeInSeconds": max_run},
-        "HyperParameters": {model_key: model, "sagemaker_recipe_local_path": RECIPE_LOCAL_PATH},
+        "HyperParameters": {
+            **_hyperparameters(recipe.config),
+            "sagemaker_recipe_local_path": RECIPE_LOCAL_PATH,
+        },
     }
     if subnets:
         request["VpcConfig"] = {"SecurityGroupIds": list(security_group_ids or ()), "Subnets": list(subnets)}

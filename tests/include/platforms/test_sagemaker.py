@@ -146,7 +146,7 @@ def test_the_created_job_is_the_nova_request(platform, creates):
     platform.submit(training_job())
 
     request = creates[0]
-    assert request["AlgorithmSpecification"]["TrainingImage"] == catalog.TRAINING_IMAGES[REGION]
+    assert request["AlgorithmSpecification"]["TrainingImage"] == catalog.image_uri_for("dpo", "1.0", REGION)
     # TrainingJob.instance_count's default stands for the recipe's run.replicas (2 for this recipe).
     assert request["ResourceConfig"] == {
         "InstanceType": "ml.p5.48xlarge",
@@ -154,6 +154,7 @@ def test_the_created_job_is_the_nova_request(platform, creates):
         "VolumeSizeInGB": 30,
     }
     assert request["HyperParameters"] == {
+        "model_type": "amazon.nova-micro-v1:0:128k",
         "base_model": "nova-micro/prod",
         "sagemaker_recipe_local_path": RECIPE_LOCAL_PATH,
     }

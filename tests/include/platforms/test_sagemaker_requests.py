@@ -16,6 +16,7 @@ from nova_dpo.recipes import RecipeValidationError, load_recipe, resolve_recipe
 from nova_dpo.recipes.yaml_io import load_yaml
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
+LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:nova-custom-metrics"
 KMS = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 ESCROW = "s3://customer-escrow-123456789012-smtj-abc123/my-lora-run"
 
@@ -81,7 +82,7 @@ def test_lora_training_request_with_validation_kms_vpc_and_tags_is_a_valid_api_c
 
     assert request["AlgorithmSpecification"] == {
         "TrainingInputMode": "File",
-        "TrainingImage": catalog.TRAINING_IMAGES["us-east-1"],
+        "TrainingImage": "708977205387.dkr.ecr.us-east-1.amazonaws.com/nova-fine-tune-repo:SM-TJ-DPO-latest",
     }
     channels = _channels(request)
     assert list(channels) == ["train", "validation", "recipe"]
@@ -93,6 +94,7 @@ def test_lora_training_request_with_validation_kms_vpc_and_tags_is_a_valid_api_c
     assert channels["recipe"]["DataSource"]["S3DataSource"]["S3DataType"] == "S3Prefix"
     assert built.upload.s3_uri.startswith(channels["recipe"]["DataSource"]["S3DataSource"]["S3Uri"])
     assert request["HyperParameters"] == {
+        "model_type": "amazon.nova-micro-v1:0:128k",
         "base_model": "nova-micro/prod",
         "sagemaker_recipe_local_path": RECIPE_LOCAL_PATH,
     }
@@ -167,20 +169,40 @@ def test_single_instance_recipes_default_to_their_g5_instance(sagemaker, recipe)
 def test_escrow_checkpoint_becomes_base_model_location():
     built = _training(recipe_overrides={"run.model_name_or_path": ESCROW})
     assert built.request["HyperParameters"] == {
+        "model_type": "amazon.nova-micro-v1:0:128k",
         "base_model_location": ESCROW,
         "sagemaker_recipe_local_path": RECIPE_LOCAL_PATH,
     }
 
 
+GEN_QA_IMAGE = "708977205387.dkr.ecr.us-east-1.amazonaws.com/nova-evaluation-repo:SM-TJ-Eval-V2-latest"
+JUDGE_IMAGE = "708977205387.dkr.ecr.us-east-1.amazonaws.com/nova-evaluation-repo:SM-TJ-Eval-latest"
+
+
 @pytest.mark.parametrize(
-    ("recipe", "file_name"),
+    ("recipe", "file_name", "model_type", "image"),
     [
-        ("nova_micro_1_0_p5_48xl_gpu_bring_your_own_dataset_eval", "gen_qa.jsonl"),
-        ("nova_lite_1_0_p5_48xl_gpu_llm_judge_eval", "llm_judge.jsonl"),
-        ("nova_pro_1_0_p5_48xl_gpu_bring_your_own_dataset_eval", "gen_qa.jsonl"),
+        (
+            "nova_micro_1_0_p5_48xl_gpu_bring_your_own_dataset_eval",
+            "gen_qa.jsonl",
+            "amazon.nova-micro-v1:0:128k",
+            GEN_QA_IMAGE,
+        ),
+        (
+            "nova_lite_1_0_p5_48xl_gpu_llm_judge_eval",
+            "llm_judge.jsonl",
+            "amazon.nova-lite-v1:0:300k",
+            JUDGE_IMAGE,
+        ),
+        (
+            "nova_pro_1_0_p5_48xl_gpu_bring_your_own_dataset_eval",
+            "gen_qa.jsonl",
+            "amazon.nova-pro-v1:0:300k",
+            GEN_QA_IMAGE,
+        ),
     ],
 )
-def test_evaluation_request_is_a_valid_api_call(sagemaker, recipe, file_name):
+def test_evaluation_request_is_a_valid_api_call(sagemaker, recipe, file_name, model_type, image):
     data_uri = f"s3://my-bucket/runs/abc/eval/{file_name}"
     built = build_evaluation_request(
         job_name="nova-dpo-eval-1",
@@ -195,7 +217,7 @@ def test_evaluation_request_is_a_valid_api_call(sagemaker, recipe, file_name):
     )
     request = built.request
     _send(sagemaker, request)
-    assert request["AlgorithmSpecification"]["TrainingImage"] == catalog.EVALUATION_IMAGES["us-east-1"]
+    assert request["AlgorithmSpecification"]["TrainingImage"] == image
     channels = _channels(request)
     assert list(channels) == ["train", "recipe"]
     assert channels["train"]["DataSource"]["S3DataSource"] == {
@@ -203,7 +225,11 @@ def test_evaluation_request_is_a_valid_api_call(sagemaker, recipe, file_name):
         "S3Uri": data_uri,
         "S3DataDistributionType": "FullyReplicated",
     }
-    assert request["HyperParameters"]["base_model_location"] == ESCROW
+    assert request["HyperParameters"] == {
+        "model_type": model_type,
+        "base_model_location": ESCROW,
+        "sagemaker_recipe_local_path": RECIPE_LOCAL_PATH,
+    }
     assert built.recipe.config["run"]["model_name_or_path"] == ESCROW
     assert request["ResourceConfig"]["InstanceCount"] == 1
 
@@ -219,6 +245,47 @@ def test_evaluation_of_the_base_model_uses_base_model(sagemaker):
     )
     _send(sagemaker, built.request)
     assert built.request["HyperParameters"]["base_model"] == "nova-micro/prod"
+
+
+# SageMaker Python SDK 2.x, aws/sagemaker-python-sdk v2.257.6 src/sagemaker/pytorch/estimator.py,
+# PyTorch._setup_for_nova_recipe:
+#     if recipe.get("evaluation", {}):
+#         processor = recipe.get("processor", {})
+#         lambda_arn = processor.get("lambda_arn", "")
+#         if lambda_arn:
+#             args["hyperparameters"]["eval_lambda_arn"] = lambda_arn
+def test_a_custom_metrics_lambda_goes_as_eval_lambda_arn(sagemaker):
+    built = _evaluation(
+        recipe_overrides={"processor.lambda_arn": LAMBDA, "processor.lambda_type": "custom_metrics"}
+    )
+    _send(sagemaker, built.request)
+    assert built.request["HyperParameters"] == {
+        "model_type": "amazon.nova-micro-v1:0:128k",
+        "base_model": "nova-micro/prod",
+        "eval_lambda_arn": LAMBDA,
+        "sagemaker_recipe_local_path": RECIPE_LOCAL_PATH,
+    }
+    assert built.recipe.config["processor"]["lambda_arn"] == LAMBDA
+
+
+def test_an_empty_lambda_arn_sends_no_eval_lambda_arn():
+    built = _evaluation()
+    assert built.recipe.config["processor"]["lambda_arn"] == ""
+    assert "eval_lambda_arn" not in built.request["HyperParameters"]
+
+
+# ... and, a few lines above in the same method:
+#     model_type = run_config.get("model_type")
+#     args["hyperparameters"]["model_type"] = model_type
+@pytest.mark.parametrize("recipe", sorted(catalog.RECIPES))
+def test_every_recipe_sends_its_model_type(recipe):
+    spec = catalog.RECIPES[recipe]
+    if spec.task == "dpo":
+        built = _training(training_recipe=recipe)
+    else:
+        built = _evaluation(training_recipe=recipe, data_uri=f"s3://b/{spec.task}.jsonl")
+    assert built.request["HyperParameters"]["model_type"] == catalog.MODELS[spec.model].model_type
+    assert built.request["HyperParameters"]["model_type"] == built.recipe.config["run"]["model_type"]
 
 
 def test_evaluation_data_file_must_have_the_task_name():
@@ -358,14 +425,63 @@ def test_catalog_counts_default_to_an_allowed_count_and_match_the_recipes():
         assert load_recipe(name)["run"]["replicas"] == spec.counts.default
 
 
-def test_catalog_has_training_and_evaluation_images_for_every_region():
-    for region in catalog.SUPPORTED_REGIONS:
-        assert region in catalog.training_image_uri(region)
-        assert catalog.evaluation_image_uri(region).endswith("nova-evaluation-repo:SM-TJ-Eval-V2-latest")
-        assert catalog.image_uri_for("gen_qa", region) == catalog.evaluation_image_uri(region)
-        assert catalog.image_uri_for("dpo", region) == catalog.training_image_uri(region)
+# Each default image, pinned to the AWS source it comes from (the comments of nova_dpo.catalog.IMAGES quote them).
+EXPECTED_IMAGES = [
+    # aws/sagemaker-hyperpod-recipes launcher/recipe_templatization/nova/nova_regional_parameters.json,
+    # nova_{micro,lite,pro}_1_0_*_dpo, sm_jobs.container_image.prod.
+    ("dpo", "us-east-1", "708977205387.dkr.ecr.us-east-1.amazonaws.com/nova-fine-tune-repo:SM-TJ-DPO-latest"),
+    ("dpo", "us-west-2", "176779409107.dkr.ecr.us-west-2.amazonaws.com/nova-fine-tune-repo:SM-TJ-DPO-latest"),
+    (
+        "dpo",
+        "ap-northeast-1",
+        "878185805882.dkr.ecr.ap-northeast-1.amazonaws.com/nova-fine-tune-repo:SM-TJ-DPO-latest",
+    ),
+    # The same file, nova_{micro,lite,pro}_1_0_p5_48xl_gpu_bring_your_own_dataset_eval.
+    ("gen_qa", "us-east-1", GEN_QA_IMAGE),
+    (
+        "gen_qa",
+        "us-west-2",
+        "176779409107.dkr.ecr.us-west-2.amazonaws.com/nova-evaluation-repo:SM-TJ-Eval-V2-latest",
+    ),
+    (
+        "gen_qa",
+        "ap-northeast-1",
+        "878185805882.dkr.ecr.ap-northeast-1.amazonaws.com/nova-evaluation-repo:SM-TJ-Eval-V2-latest",
+    ),
+    # aws/nova-forge-sdk src/amzn_nova_forge/util/recipe.py, get_hub_recipe_metadata, for LLM_JUDGE on SMTJ:
+    #     image_infix = "SM-HP-" if platform == Platform.SMHP else "SM-TJ-"
+    #     image_suffix = "Eval-V2-latest" if model.version == Version.TWO else "Eval-latest"
+    ("llm_judge", "us-east-1", JUDGE_IMAGE),
+    (
+        "llm_judge",
+        "us-west-2",
+        "176779409107.dkr.ecr.us-west-2.amazonaws.com/nova-evaluation-repo:SM-TJ-Eval-latest",
+    ),
+    (
+        "llm_judge",
+        "ap-northeast-1",
+        "878185805882.dkr.ecr.ap-northeast-1.amazonaws.com/nova-evaluation-repo:SM-TJ-Eval-latest",
+    ),
+]
+
+
+@pytest.mark.parametrize(("task", "region", "image"), EXPECTED_IMAGES)
+def test_catalog_image_of_each_task_and_region(task, region, image):
+    assert catalog.image_uri_for(task, "1.0", region) == image
+
+
+def test_catalog_has_an_image_for_every_shipped_recipe_in_every_region():
+    assert {(task, region) for task, region, _ in EXPECTED_IMAGES} == {
+        (spec.task, region) for spec in catalog.RECIPES.values() for region in catalog.SUPPORTED_REGIONS
+    }
+    assert {spec.generation for spec in catalog.RECIPES.values()} == {"1.0"}
+
+
+def test_catalog_refuses_images_it_does_not_know():
     with pytest.raises(ValueError, match="supported regions"):
-        catalog.evaluation_image_uri("mars-north-1")
+        catalog.image_uri_for("gen_qa", "1.0", "mars-north-1")
+    with pytest.raises(ValueError, match=r"no Nova image for llm_judge on Nova 2\.0"):
+        catalog.image_uri_for("llm_judge", "2.0", "us-east-1")
 
 
 def test_cost_estimate():

@@ -39,9 +39,9 @@ except ImportError as error:
         allow_module_level=True,
     )
 
-from nova_dpo.catalog import training_image_uri
+from nova_dpo.catalog import image_uri_for
 from nova_dpo.platforms.base import DEFAULT_MAX_RUN
-from nova_dpo.platforms.sagemaker_requests import build_training_request
+from nova_dpo.platforms.sagemaker_requests import build_evaluation_request, build_training_request
 from nova_dpo.recipes.loading import locate_recipe
 
 pytestmark = [
@@ -59,7 +59,7 @@ OVERRIDES = {
 }
 REGION = "us-east-1"
 INSTANCE_TYPE = "ml.p5.48xlarge"
-IMAGE = training_image_uri(REGION)
+IMAGE = image_uri_for("dpo", "1.0", REGION)
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 BUCKET = "nova-dpo-parity"
 BASE_JOB_NAME = "nova-dpo-parity"
@@ -93,6 +93,10 @@ DIFFERENCES = {
         "we send remote debugging off explicitly, as SDK 2.x does; SDK 3.x leaves it out, so it is off "
         "there too"
     ),
+    ("HyperParameters", "model_type"): (
+        "SDK 2.x sends run.model_type as the hyperparameter model_type (PyTorch._setup_for_nova_recipe), and "
+        "so do we; SDK 3.x does not"
+    ),
 }
 
 
@@ -123,31 +127,42 @@ def aws(monkeypatch, tmp_path) -> Iterator[tuple[boto3.Session, list[dict[str, A
         yield session, calls
 
 
-def _converse(name: str, uri: str) -> Channel:
-    """A DPO data channel as the AWS Nova samples give it (SDK 2.x: ``TrainingInput(uri, s3_data_type=
-    "Converse")``); SDK 3.x turns a plain URI into an ``S3Prefix`` channel."""
+def _channel(name: str, uri: str, data_type: str = "Converse") -> Channel:
+    """A data channel; by default a DPO one as the AWS Nova samples give it (SDK 2.x: ``TrainingInput(uri,
+    s3_data_type="Converse")``); SDK 3.x turns a plain URI into an ``S3Prefix`` channel."""
     return Channel(
         channel_name=name,
         data_source=DataSource(
             s3_data_source=S3DataSource(
-                s3_data_type="Converse", s3_uri=uri, s3_data_distribution_type="FullyReplicated"
+                s3_data_type=data_type, s3_uri=uri, s3_data_distribution_type="FullyReplicated"
             )
         ),
     )
 
 
-def _sdk_request(aws, instance_count: int | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The request SDK 3.x sends and the recipe it uploads (parsed as the container's OmegaConf does)."""
+def _sdk_request(
+    aws,
+    instance_count: int | None,
+    *,
+    recipe: str = RECIPE,
+    overrides: dict[str, Any] = OVERRIDES,
+    image: str = IMAGE,
+    channels: list[Channel] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The request SDK 3.x sends and the recipe it uploads (parsed as the container's OmegaConf does).
+
+    ``channels`` default to the DPO data channels of TRAIN_URI and VALIDATION_URI.
+    """
     session, calls = aws
     trainer = ModelTrainer.from_recipe(
         # A local YAML path: a recipe name would make the SDK clone the recipes repository.
-        training_recipe=str(locate_recipe(RECIPE).path),
-        recipe_overrides=copy.deepcopy(OVERRIDES),
+        training_recipe=str(locate_recipe(recipe).path),
+        recipe_overrides=copy.deepcopy(overrides),
         compute=Compute(instance_type=INSTANCE_TYPE, instance_count=instance_count),
-        training_image=IMAGE,
+        training_image=image,
         role=ROLE,
         output_data_config=OutputDataConfig(s3_output_path=OUTPUT_PATH),
-        input_data_config=[_converse("train", TRAIN_URI), _converse("validation", VALIDATION_URI)],
+        input_data_config=channels or [_channel("train", TRAIN_URI), _channel("validation", VALIDATION_URI)],
         base_job_name=BASE_JOB_NAME,
         sagemaker_session=Session(boto_session=session, default_bucket=BUCKET, sagemaker_config=SDK_CONFIG),
     )
@@ -234,6 +249,8 @@ def test_training_request_matches_sdk(aws, instance_count):
     assert "RemoteDebugConfig" not in sdk
     assert ours.request["ProfilerConfig"] == {"DisableProfiler": True}
     assert ours.request["RemoteDebugConfig"] == {"EnableRemoteDebug": False}
+    assert "model_type" not in sdk["HyperParameters"]
+    assert ours.request["HyperParameters"]["model_type"] == sdk_recipe["run"]["model_type"]
 
     our_recipe = _parse_recipe(ours.upload.body)
     if instance_count is not None:
@@ -245,3 +262,34 @@ def test_training_request_matches_sdk(aws, instance_count):
         sdk_recipe["run"]["replicas"] = instance_count
     assert our_recipe == sdk_recipe
     assert our_recipe["training_config"]["model"]["dpo_cfg"]["beta"] == 0.05
+
+
+EVAL_RECIPE = "nova_micro_1_0_p5_48xl_gpu_bring_your_own_dataset_eval"
+EVAL_DATA_URI = f"s3://{BUCKET}/eval-sets/0123456789abcdef/gen_qa.jsonl"
+CUSTOM_METRICS_LAMBDA = f"arn:aws:lambda:{REGION}:123456789012:function:nova-custom-metrics"
+
+
+def test_evaluation_request_with_a_custom_metrics_lambda_matches_sdk(aws):
+    """A gen_qa evaluation whose recipe names a Lambda: both send it as the hyperparameter eval_lambda_arn."""
+    overrides = {"processor": {"lambda_arn": CUSTOM_METRICS_LAMBDA, "lambda_type": "custom_metrics"}}
+    image = image_uri_for("gen_qa", "1.0", REGION)
+    data = _channel("train", EVAL_DATA_URI, "S3Prefix")
+    sdk, sdk_recipe = _sdk_request(
+        aws, None, recipe=EVAL_RECIPE, overrides=overrides, image=image, channels=[data]
+    )
+    ours = build_evaluation_request(
+        job_name=sdk["TrainingJobName"],
+        training_recipe=EVAL_RECIPE,
+        recipe_overrides=overrides,
+        instance_type=INSTANCE_TYPE,
+        role=ROLE,
+        output_path=OUTPUT_PATH,
+        data_uri=EVAL_DATA_URI,
+        region=REGION,
+    )
+
+    assert _without_differences(_flatten(ours.request)) == _without_differences(_flatten(sdk))
+    assert sdk["HyperParameters"]["eval_lambda_arn"] == CUSTOM_METRICS_LAMBDA
+    assert ours.request["HyperParameters"]["eval_lambda_arn"] == CUSTOM_METRICS_LAMBDA
+    assert ours.request["AlgorithmSpecification"]["TrainingImage"] == image
+    assert _parse_recipe(ours.upload.body) == sdk_recipe
