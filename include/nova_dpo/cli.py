@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "nova_dpo.demo",
     "nova_dpo.commands.data",
     "nova_dpo.commands.recipes",
+    "nova_dpo.commands.iam",
     "nova_dpo.commands.evaluation",
     "nova_dpo.commands.local",
 )

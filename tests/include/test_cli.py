@@ -41,7 +41,17 @@ def test_help_imports_no_command_dependencies():
 
 def test_help_lists_every_command():
     help_text = cli.build_parser().format_help()
-    for command in ("demo", "synthesize", "prepare", "validate", "show-recipe", "metrics", "train", "chat"):
+    for command in (
+        "demo",
+        "synthesize",
+        "prepare",
+        "validate",
+        "show-recipe",
+        "iam",
+        "metrics",
+        "train",
+        "chat",
+    ):
         assert command in help_text
 
 
