@@ -226,7 +226,8 @@ def nova_dpo_pipeline() -> None:
         from nova_dpo.pipeline import steps
 
         run, factory = _plan(plan), _path_factory(plan)
-        published = steps.publish(run, dataset, training, imported, factory)
+        store = steps.model_store(run, path_factory=factory)
+        published = steps.publish(run, store, dataset, training, imported, factory)
         verdict = steps.read_verdict(run, factory)
         report = steps.write_report(
             run, dataset, training, evaluation["gen_qa"], evaluation["judge"], verdict, factory, "shipped"
@@ -281,11 +282,9 @@ def _plan(plan: dict):
 
 def _path_factory(plan: dict):
     """Object-storage paths with the AWS connection's credentials (sagemaker); plain paths locally."""
-    if plan["platform"] != "sagemaker":
-        return None
-    from airflow.sdk import ObjectStoragePath
+    from nova_dpo_airflow.object_storage import path_factory
 
-    return lambda uri: ObjectStoragePath(uri, conn_id="aws_default")
+    return path_factory(plan["platform"])
 
 
 nova_dpo_pipeline()

@@ -19,9 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from nova_dpo.pipeline.params import PIPELINE_DAG_ID
+
 DEMO_SNAPSHOTS = (dt.date(2026, 1, 5), dt.date(2026, 1, 12), dt.date(2026, 1, 19))
-DAG_ID = "nova_dpo_pipeline"
 
 # Sized for a 2-core CPU (9.4 minutes of training in 5.3 GiB on one without AMX, measured on a quiet machine;
 # evaluation, judge and report take four more): 256 pairs in 16 optimizer steps of 16 (the recipe's minimum global
@@ -62,11 +62,20 @@ DEMO_CONF = {
 }
 
 
-def _environment(out: Path) -> dict[str, str]:
+def default_dags_folder() -> Path:
+    """Where the pipeline's DAG file is: ``$AIRFLOW__CORE__DAGS_FOLDER``, else the ``dags/`` folder of the
+    project this package is installed from (an editable install, as ``make`` makes)."""
+    configured = os.environ.get("AIRFLOW__CORE__DAGS_FOLDER")
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parents[2] / "dags"
+
+
+def _environment(out: Path, dags_folder: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         AIRFLOW_HOME=str(out / "airflow"),
-        AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
+        AIRFLOW__CORE__DAGS_FOLDER=str(dags_folder),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
         NOVA_DPO_POLL_SECONDS="5",
@@ -74,7 +83,6 @@ def _environment(out: Path) -> dict[str, str]:
         HF_HUB_OFFLINE="1",
         HF_DATASETS_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
-        PYTHONPATH=os.pathsep.join([str(REPO / "include"), str(REPO / "plugins"), env.get("PYTHONPATH", "")]),
     )
     return env
 
@@ -90,23 +98,32 @@ def latest_run(home: Path) -> Path | None:
     return runs[-1].parent if runs else None
 
 
-def run_demo(out: Path, rows: int, seed: int, logical_date: dt.date) -> tuple[bool, Path | None]:
+def run_demo(
+    out: Path,
+    rows: int,
+    seed: int,
+    logical_date: dt.date,
+    dags_folder: Path | None = None,
+    dag_id: str = PIPELINE_DAG_ID,
+) -> tuple[bool, Path | None]:
     """Run the pipeline once under ``out``: whether the run succeeded, and its folder if it reached the gate."""
     from nova_dpo.data.synthesize import write_synthetic
 
     out = out.absolute()
     write_synthetic(out / "source", rows, seed, DEMO_SNAPSHOTS)
-    env = _environment(out)
+    env = _environment(out, (dags_folder or default_dags_folder()).absolute())
     if _airflow("db", "migrate", env=env, quiet=True):
         raise RuntimeError(f"airflow db migrate failed in {env['AIRFLOW_HOME']}")
     conf = {**DEMO_CONF, "dataset_source": str(out / "source"), "storage_root": str(out / "home")}
-    code = _airflow("dags", "test", DAG_ID, logical_date.isoformat(), "--conf", json.dumps(conf), env=env)
+    code = _airflow("dags", "test", dag_id, logical_date.isoformat(), "--conf", json.dumps(conf), env=env)
     return code == 0, latest_run(out / "home")
 
 
 def demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    succeeded, run = run_demo(Path(args.out), args.rows, args.seed, args.logical_date)
+    succeeded, run = run_demo(
+        Path(args.out), args.rows, args.seed, args.logical_date, args.dags_folder, args.dag_id
+    )
     minutes = (time.monotonic() - started) / 60
     if run is None:
         print(f"the pipeline stopped before the gate ({minutes:.1f} min); see the task logs above")
@@ -140,4 +157,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         default=DEMO_SNAPSHOTS[-1],
         help="the run's logical date: it reads the newest snapshot at or before it",
     )
+    parser.add_argument(
+        "--dags-folder",
+        type=Path,
+        default=None,
+        help="the folder holding the pipeline's DAG file (default: $AIRFLOW__CORE__DAGS_FOLDER, else the "
+        "project's dags/)",
+    )
+    parser.add_argument("--dag-id", default=PIPELINE_DAG_ID, help="the pipeline DAG's id")
     parser.set_defaults(handler=demo)

@@ -12,7 +12,7 @@ import botocore.session
 import pytest
 from aiobotocore.session import get_session as get_aio_session
 from aiobotocore.stub import AioStubber
-from botocore.exceptions import ClientError, WaiterError
+from botocore.exceptions import WaiterError
 from botocore.stub import Stubber
 from botocore.waiter import WaiterModel
 
@@ -177,75 +177,3 @@ class TestWaiters:
 
         waiter = asyncio.run(wait_async())
         assert type(waiter).__module__.startswith("aiobotocore")
-
-
-class TestLookups:
-    def test_get_custom_model(self, hook, stubber):
-        stubber.add_response("get_custom_model", custom_model("Active"), {"modelIdentifier": "nova-dpo-1"})
-
-        assert hook.get_custom_model("nova-dpo-1")["modelStatus"] == "Active"
-
-    def test_get_custom_model_is_none_when_missing(self, hook, stubber):
-        stubber.add_client_error("get_custom_model", "ResourceNotFoundException", http_status_code=404)
-
-        assert hook.get_custom_model("nova-dpo-1") is None
-
-    def test_get_custom_model_raises_other_errors(self, hook, stubber):
-        stubber.add_client_error("get_custom_model", "AccessDeniedException", http_status_code=403)
-
-        with pytest.raises(ClientError, match="AccessDenied"):
-            hook.get_custom_model("nova-dpo-1")
-
-    def test_find_deployment_matches_the_exact_name_across_pages(self, hook, stubber):
-        def summary(name: str, suffix: str) -> dict:
-            return {
-                "customModelDeploymentArn": f"arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/{suffix}",
-                "customModelDeploymentName": name,
-                "modelArn": MODEL_ARN,
-                "createdAt": CREATED,
-                "status": "Active",
-            }
-
-        stubber.add_response(
-            "list_custom_model_deployments",
-            {"modelDeploymentSummaries": [summary("nova-dpo-1-od-old", "aaaaaaaaaaaa")], "nextToken": "p2"},
-            {"nameContains": "nova-dpo-1-od"},
-        )
-        stubber.add_response(
-            "list_custom_model_deployments",
-            {"modelDeploymentSummaries": [summary("nova-dpo-1-od", "bbbbbbbbbbbb")]},
-            {"nameContains": "nova-dpo-1-od", "nextToken": "p2"},
-        )
-
-        found = hook.find_custom_model_deployment("nova-dpo-1-od")
-
-        assert found["customModelDeploymentArn"].endswith("/bbbbbbbbbbbb")
-
-    def test_find_deployment_is_none_without_exact_match(self, hook, stubber):
-        stubber.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []})
-
-        assert hook.find_custom_model_deployment("nova-dpo-1-od") is None
-
-    def test_list_custom_models_newest_first_across_pages(self, hook, stubber):
-        def summary(name: str, day: int) -> dict:
-            return {
-                "modelArn": f"arn:aws:bedrock:us-east-1:123456789012:custom-model/imported/{name[-1] * 12}",
-                "modelName": name,
-                "creationTime": datetime(2026, 1, day, tzinfo=UTC),
-                "baseModelArn": "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-micro-v1:0",
-                "baseModelName": "Nova Micro",
-            }
-
-        request = {"nameContains": "nova", "sortBy": "CreationTime", "sortOrder": "Descending"}
-        stubber.add_response(
-            "list_custom_models",
-            {"modelSummaries": [summary("nova-3", 3), summary("nova-1", 1)], "nextToken": "p2"},
-            request,
-        )
-        stubber.add_response(
-            "list_custom_models", {"modelSummaries": [summary("nova-2", 2)]}, {**request, "nextToken": "p2"}
-        )
-
-        names = [model["modelName"] for model in hook.list_custom_models_newest_first("nova")]
-
-        assert names == ["nova-3", "nova-2", "nova-1"]

@@ -29,12 +29,16 @@ from botocore.stub import ANY, Stubber
 
 from nova_dpo.pipeline.params import default_params
 from nova_dpo.pipeline.run import resolve_run
-from nova_dpo.platforms.local.store import LocalModelStore
-from nova_dpo_airflow.operators.bedrock_custom_model import SOURCE_TAG_KEY, client_request_token
-from nova_dpo_airflow.operators.ship import (
+from nova_dpo.platforms.bedrock_store import (
     DATASET_TAG_KEY,
     RECIPE_TAG_KEY,
+    SOURCE_TAG_KEY,
     TRAINING_JOB_TAG_KEY,
+    BedrockModelStore,
+    client_request_token,
+)
+from nova_dpo.platforms.local.store import LocalModelStore
+from nova_dpo_airflow.operators.ship import (
     NovaDeployModelOperator,
     NovaImportModelOperator,
     NovaSmokeTestOperator,
@@ -770,8 +774,8 @@ class TestTeardownOnSageMaker:
         )
 
         with (
-            mock.patch(
-                "nova_dpo.pipeline.steps.read_champion", side_effect=PermissionError("no s3:GetObject")
+            mock.patch.object(
+                BedrockModelStore, "alias_record", side_effect=PermissionError("no s3:GetObject")
             ),
             pytest.raises(AirflowException, match="2 thing") as error,
         ):

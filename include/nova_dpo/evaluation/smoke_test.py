@@ -8,8 +8,9 @@ offers tools), and the check of the answer: it must call one of the offered tool
 from __future__ import annotations
 
 import json
+import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from nova_dpo.data.nova_format import system_prompt
@@ -104,3 +105,44 @@ def check_tool_call(
             f'{{"name": ..., "parameters": {{...}}}} to one of {sorted(offered)}, got: {answer_text(response)!r}'
         )
     return calls
+
+
+def run_smoke_test(
+    invoke: Callable[..., Mapping[str, Any]],
+    target: str,
+    request: Mapping[str, Any] | None = None,
+    *,
+    expect_tool_call: bool = True,
+    log: logging.Logger | logging.LoggerAdapter | None = None,
+) -> dict[str, Any]:
+    """Ask ``target`` the smoke test through a model store's ``invoke`` and check the answer.
+
+    :param invoke: ``ModelStore.invoke``: ``invoke(target, messages, system=..., inference_config=...)``, and
+        ``tool_config=...`` when the request has a ``toolConfig``.
+    :param request: the ``Converse`` arguments (default: :func:`smoke_test_request`'s).
+    :param expect_tool_call: the answer must call an offered tool; else any non-empty answer passes.
+    :return: ``{"passed": True, "answer": ..., "latency_ms": ..., "tool_calls": [...]}``
+    :raises SmokeTestFailed: the answer is not what the smoke test asks for.
+    """
+    log = log or logging.getLogger(__name__)
+    request = dict(request or smoke_test_request())
+    extra = {"tool_config": request["toolConfig"]} if request.get("toolConfig") else {}
+    response = invoke(
+        target,
+        request["messages"],
+        system=request["system"],
+        inference_config=request["inferenceConfig"],
+        **extra,
+    )
+    answer = answer_text(response)
+    latency_ms = (response.get("metrics") or {}).get("latencyMs")
+    log.info("Model %s answered in %s ms: %s", target, latency_ms, answer)
+    if expect_tool_call:
+        if not offered_tools(request["system"], request.get("toolConfig")):
+            log.warning("No offered tools found in the system prompt or tool_config; any call passes.")
+        calls = check_tool_call(response, request, target)
+    else:
+        calls = tool_calls(response)
+        if not answer.strip() and not calls:
+            raise SmokeTestFailed(f"Smoke test of {target} failed: the model gave an empty answer.")
+    return {"passed": True, "answer": answer, "latency_ms": latency_ms, "tool_calls": calls}

@@ -12,13 +12,15 @@ from typing import Any
 
 from nova_dpo.gate_rules import GateRules
 from nova_dpo.platforms.base import DEFAULT_MAX_RUN
+from nova_dpo.platforms.factory import PLATFORMS
 
+#: The pipeline DAG's id (the DAG file, the demo and the deployment tests name it from here).
+PIPELINE_DAG_ID = "nova_dpo_pipeline"
 FORM_RECIPE = "nova_micro_1_0_p5_p4d_gpu_lora_dpo"
 #: The deployment's settings that scheduled runs (which take every default) train with.
 PLATFORM_ENV = "NOVA_DPO_PLATFORM"
 DATASET_SOURCE_ENV = "NOVA_DPO_DATASET_SOURCE"
 DEFAULT_DATASET_SOURCE = "nvidia/When2Call"
-PLATFORMS = ("local", "sagemaker")
 FAMILIES = ("micro", "lite", "pro")
 TECHNIQUES = ("lora", "full")
 

@@ -22,9 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nova_dpo.data import storage
+from nova_dpo.platforms.base import CHAMPION
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from nova_dpo.pipeline.plan import RunPlan
+    from nova_dpo.platforms.base import Deployment, ModelRecord, ModelStore, Platform
 
 log = logging.getLogger(__name__)
 
@@ -277,34 +281,43 @@ def read_verdict(plan: RunPlan, path_factory: Any = None) -> dict[str, Any]:
     return json.loads(_path(plan.storage.under_run("verdict.json"), path_factory).read_text())
 
 
-# --- baseline, import, deploy, smoke test (local model store) ----------------------------------------------
+# --- the model store: baseline, import, deploy, smoke test -----------------------------------------------
 
 
-def local_store(plan: RunPlan) -> Any:
-    from nova_dpo.platforms.local.runtime import LocalRuntime
-    from nova_dpo.platforms.local.store import LocalModelStore
+def model_store(plan: RunPlan, aws: Any = None, path_factory: Any = None, log: Any = None) -> ModelStore:
+    """The run's model store: the local one under the storage root, or Amazon Bedrock (``aws(service)`` gives
+    its clients; the champion record lives in the run registry, ``{root}/registry/{family}/``)."""
+    from nova_dpo.pipeline.run import MODEL_NAME_PREFIX
+    from nova_dpo.platforms.factory import build_model_store
 
-    return LocalModelStore(Path(plan.storage.root), runtime=LocalRuntime())
+    def registry(family: str, alias: str) -> Any:
+        return _path(plan.storage.under_root(f"registry/{family}/{alias}.json"), path_factory)
+
+    return build_model_store(
+        plan.platform,
+        root=plan.storage.root,
+        aws=aws,
+        registry=registry,
+        import_role_arn=plan.ship.import_role_arn,
+        full_rank=plan.technique != "lora",
+        name_prefix=MODEL_NAME_PREFIX,
+        log=log,
+    )
 
 
 def baseline_model(plan: RunPlan, path_factory: Any = None) -> dict[str, str]:
     """The model to beat: the family's champion when there is one, else the base model."""
-    if plan.platform == "local":
-        store = local_store(plan)
-        champion = store.get_alias(plan.family)
-        if champion:
-            record = store.get_model(champion)
-            return {"kind": "champion", "name": record.name, "uri": record.artifact_uri}
-        return {"kind": "base", "name": plan.training.base_model, "uri": plan.training.base_model}
     champion = read_champion(plan, path_factory)
     if champion:
-        return {"kind": "champion", "name": champion["model_name"], "uri": champion["checkpoint_uri"]}
+        # model_uri: what the store serves (a local store's copy); records before it had the checkpoint only.
+        uri = champion.get("model_uri") or champion["checkpoint_uri"]
+        return {"kind": "champion", "name": champion["model_name"], "uri": uri}
     base = plan.training.base_model
     return {"kind": "base", "name": base, "uri": base}
 
 
 def champion_uri(plan: RunPlan) -> str:
-    return plan.storage.under_root(f"registry/{plan.family}/champion.json")
+    return plan.storage.under_root(f"registry/{plan.family}/{CHAMPION}.json")
 
 
 def read_champion(plan: RunPlan, path_factory: Any = None) -> dict[str, Any] | None:
@@ -325,55 +338,87 @@ def lineage(plan: RunPlan, dataset: dict[str, Any], training: dict[str, Any]) ->
     }
 
 
-def import_local(
-    plan: RunPlan, dataset: dict[str, Any], training: dict[str, Any], verdict: dict[str, Any]
-) -> dict[str, Any]:
-    """Import the candidate into the local model store (idempotent by name)."""
+def import_source(training: dict[str, Any]) -> str:
+    """What the store imports from a training job: its merged weights when it made them (a local LoRA job), else
+    its checkpoint (on SageMaker, the escrow URI of the job's manifest)."""
     from nova_dpo.platforms.local.platform import MERGED_MODEL_KEY
 
-    # The store serves models: take the merged weights when the checkpoint is a LoRA adapter.
-    outputs = training["outputs"]
-    artifact = (outputs.get("manifest") or {}).get(MERGED_MODEL_KEY) or outputs["checkpoint_uri"]
-    record = local_store(plan).import_model(
+    outputs = (training or {}).get("outputs") or {}
+    uri = (outputs.get("manifest") or {}).get(MERGED_MODEL_KEY) or outputs.get("checkpoint_uri")
+    if not uri:
+        raise ValueError(
+            "training has no outputs.checkpoint_uri: pass the training task's result, whose outputs name "
+            "the checkpoint to import (the escrow URI from the job's manifest.json)."
+        )
+    return uri
+
+
+def import_model(
+    plan: RunPlan,
+    store: ModelStore,
+    dataset: dict[str, Any],
+    training: dict[str, Any],
+    verdict: dict[str, Any] | None = None,
+    path_factory: Any = None,
+) -> ModelRecord:
+    """Import the candidate into the store under ``plan.ship.model_name`` (idempotent by name), with its
+    lineage and, where the store keeps them, its metrics from the gate verdict (read from the run when not
+    given). A Bedrock import may still be Creating: the caller waits for it."""
+    from nova_dpo.pipeline.run import IMPORT_ROLE_ENV
+    from nova_dpo.platforms.factory import platform_traits
+
+    if platform_traits(plan.platform).runs_as_roles and not plan.ship.import_role_arn:
+        raise ValueError(
+            f"The plan has no import_role_arn for Bedrock to read the checkpoint with: set env "
+            f"{IMPORT_ROLE_ENV} on the workers to an IAM role that Bedrock can assume and that can read the "
+            "training job's escrow checkpoint (iam/bedrock-import-role-policy.json)."
+        )
+    metrics: dict[str, Any] = {}
+    if store.keeps_metrics:
+        verdict = verdict if verdict is not None else read_verdict(plan, path_factory)
+        metrics = {name: row["candidate"] for name, row in verdict.get("metrics", {}).items()}
+    record = store.import_model(
         plan.ship.model_name,
-        artifact,
+        import_source(training),
         family=plan.family,
         base_model=plan.training.base_model,
         lineage=lineage(plan, dataset, training),
-        metrics={name: row["candidate"] for name, row in verdict.get("metrics", {}).items()},
+        metrics=metrics,
     )
-    log.info("imported %s as %s (%s)", record.name, record.model_id, record.status)
-    return {"model_name": record.name, "model_id": record.model_id, "model_uri": record.artifact_uri}
+    log.info("imported %s as %s (%s)", record.name, record.model_id, record.status.value)
+    return record
 
 
-def deploy_local(plan: RunPlan, imported: dict[str, Any]) -> dict[str, Any]:
-    deployment = local_store(plan).deploy(imported["model_id"], plan.ship.deployment_name)
-    return {"deployment_name": deployment.name, "status": str(deployment.status)}
-
-
-def smoke_test_local(plan: RunPlan, deployment: dict[str, Any]) -> dict[str, Any]:
-    """The smoke test Bedrock deployments get (:mod:`nova_dpo.evaluation.smoke_test`), asked of the local
-    deployment: the answer must call the offered tool."""
-    from nova_dpo.evaluation.smoke_test import (
-        SmokeTestFailed,
-        answer_text,
-        check_tool_call,
-        smoke_test_request,
+def deploy(plan: RunPlan, store: ModelStore, imported: dict[str, Any]) -> Deployment:
+    """Deploy the imported model under ``plan.ship.deployment_name``, or find the deployment a previous try
+    made. A Bedrock deployment may still be Creating: the caller waits for it."""
+    model_id = (imported or {}).get("model_id")
+    if not model_id:
+        raise ValueError("imported has no model_id: pass the import step's result.")
+    return store.deploy(
+        model_id,
+        plan.ship.deployment_name,
+        description=f"Smoke test of {plan.ship.model_name} ({plan.dag_id} {plan.run_id})",
     )
 
-    name = deployment["deployment_name"]
-    request = smoke_test_request()
-    response = local_store(plan).invoke(
-        name, request["messages"], system=request["system"], inference_config=request["inferenceConfig"]
-    )
-    answer = answer_text(response)
+
+def smoke_test(
+    plan: RunPlan, store: ModelStore, deployment: dict[str, Any], log: Any = log
+) -> dict[str, Any]:
+    """The smoke test (:mod:`nova_dpo.evaluation.smoke_test`, one definition for every store) asked of the
+    deployment: the answer must call the offered tool.
+
+    :raises SmokeTestFailed: it did not.
+    """
+    from nova_dpo.evaluation.smoke_test import SmokeTestFailed, run_smoke_test
+
     try:
-        calls = check_tool_call(response, request, name)
-    except SmokeTestFailed:
-        log.error("smoke test FAILED: %r", answer)
+        result = run_smoke_test(store.invoke, deployment["deployment_id"], log=log)
+    except SmokeTestFailed as error:
+        log.error("smoke test FAILED: %s", error)
         raise
-    log.info("smoke test passed: %r", answer)
-    return {"passed": True, "answer": answer, "tool_calls": calls}
+    log.info("smoke test passed: %r", result["answer"])
+    return result
 
 
 # --- publish / reject / teardown --------------------------------------------------------------------------
@@ -460,53 +505,119 @@ def write_report(
 
 def publish(
     plan: RunPlan,
+    store: ModelStore,
     dataset: dict[str, Any],
     training: dict[str, Any],
     imported: dict[str, Any],
     path_factory: Any = None,
 ) -> dict[str, Any]:
-    """Record the shipped model: ledger entry, champion alias (the gate passed), retention."""
+    """Record the shipped model (the gate passed): its ledger entry and the champion record, then move the
+    store's champion alias to it."""
     entry = {
         **lineage(plan, dataset, training),
         "model_name": imported["model_name"],
         "model_id": imported.get("model_id") or imported.get("model_arn"),
+        "model_uri": imported.get("model_uri"),
         "checkpoint_uri": training["outputs"]["checkpoint_uri"],
         "published": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     _write_json(_path(ledger_uri(plan, dataset), path_factory), entry)
     _write_json(_path(champion_uri(plan), path_factory), entry)
-    pruned: list[str] = []
-    if plan.platform == "local":
-        store = local_store(plan)
-        store.set_alias(plan.family, "champion", imported["model_id"])
-        pruned = [record.name for record in store.prune(plan.family, plan.ship.keep_models)]
-    log.info("champion of %s is now %s; pruned %s", plan.family, imported["model_name"], pruned or "nothing")
-    return {"champion": imported["model_name"], "pruned": pruned}
+    store.set_alias(plan.family, CHAMPION, entry["model_id"])
+    log.info("champion of %s is now %s", plan.family, imported["model_name"])
+    return {"champion": imported["model_name"]}
 
 
-def teardown(plan: RunPlan, job_names: list[str]) -> dict[str, Any]:
-    """Stop this run's unfinished local jobs and delete its ephemeral deployment."""
-    stopped, deleted = [], []
-    if plan.platform == "local":
-        from nova_dpo.platforms.local.jobs import LocalJobRunner
-        from nova_dpo.platforms.naming import DEFAULT_MAX_ATTEMPTS, attempt_job_name
+class TeardownIncomplete(RuntimeError):
+    """Teardown did all it could, and some of it failed: the message names what."""
 
-        runner = LocalJobRunner(Path(plan.storage.root))
-        # A failed job is retried under the next attempt name; any attempt may still be running.
-        attempts = [
-            attempt_job_name(name, n) for name in job_names for n in range(1, DEFAULT_MAX_ATTEMPTS + 1)
-        ]
-        for name in attempts:
-            if not runner.job_dir(name).exists():
-                continue
-            ref = runner.ref(name)
-            if not runner.describe(ref).is_terminal:
-                runner.stop(ref)
-                stopped.append(name)
-        store = local_store(plan)
-        for deployment in store.list_deployments():
-            if deployment.name == plan.ship.deployment_name:
-                store.delete_deployment(deployment.name)
-                deleted.append(deployment.name)
-    log.info("teardown: stopped %s, deleted deployments %s", stopped or "none", deleted or "none")
-    return {"stopped": stopped, "deleted_deployments": deleted}
+
+def teardown(
+    plan: RunPlan,
+    platform: Callable[[], Platform],
+    store: ModelStore,
+    job_names: list[str],
+    deployment: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Leave nothing of the run behind that costs money or space, whatever state the run is in:
+
+    * stop each of ``job_names`` whose last attempt (``<name>``, ``<name>-a2``, ...) still runs;
+    * delete the run's deployment: the one in ``deployment`` (the deploy step's result), else the one of the
+      plan's name that a failed deploy may have left;
+    * prune the family's models beyond ``plan.ship.keep_models``, never the champion or a deployed one.
+
+    Every action is attempted and logged.
+
+    :param platform: makes the run's platform, for the jobs (called only when there are jobs to look at).
+    :raises TeardownIncomplete: after everything was tried, naming what failed.
+    """
+    result: dict[str, list[str]] = {"stopped": [], "deleted_deployments": [], "pruned_models": []}
+    failures: list[str] = []
+    jobs = None
+    try:
+        jobs = platform() if job_names else None
+    except Exception as error:
+        log.exception("Could not reach the platform to stop the jobs %s.", job_names)
+        failures.append(f"stop jobs {job_names}: {error}")
+    for name in job_names if jobs is not None else ():
+        try:
+            result["stopped"] += stop_job(jobs, name)
+        except Exception as error:
+            log.exception("Could not stop job %s.", name)
+            failures.append(f"stop job {name}: {error}")
+    try:
+        result["deleted_deployments"] += _delete_deployment(plan, store, deployment or {})
+    except Exception as error:
+        log.exception("Could not delete the run's deployment.")
+        failures.append(f"delete deployment: {error}")
+    try:
+        result["pruned_models"] += [record.name for record in store.prune(plan.family, plan.ship.keep_models)]
+    except Exception as error:
+        log.exception("Could not prune the imported models.")
+        failures.append(f"prune models: {error}")
+    log.info(
+        "Teardown: stopped %s; deleted deployments %s; pruned models %s.",
+        result["stopped"] or "none",
+        result["deleted_deployments"] or "none",
+        result["pruned_models"] or "none",
+    )
+    if failures:
+        raise TeardownIncomplete(f"Teardown left {len(failures)} thing(s) undone: " + "; ".join(failures))
+    return result
+
+
+def stop_job(platform: Platform, name: str) -> list[str]:
+    """Stop the attempt of job ``name`` that still runs; the names of the jobs stopped.
+
+    The platforms retry a Failed or Stopped job as ``<name>-a2``, ``-a3``, ...: only the last attempt may run.
+    """
+    from nova_dpo.platforms.base import JobNotFoundError, JobStatus
+    from nova_dpo.platforms.naming import DEFAULT_MAX_ATTEMPTS, attempt_job_name
+
+    for attempt in range(1, DEFAULT_MAX_ATTEMPTS + 1):
+        ref = platform.ref(attempt_job_name(name, attempt))
+        try:
+            state = platform.describe(ref)
+        except JobNotFoundError:
+            if attempt == 1:
+                log.info("Job %s does not exist: nothing to stop.", ref.name)
+            break
+        if state.status in (JobStatus.FAILED, JobStatus.STOPPED):
+            log.info("Job %s is %s.", ref.name, state.status.value)
+            continue
+        if not state.is_terminal:
+            platform.stop(ref)
+            log.info("Stopped job %s.", ref.name)
+            return [ref.name]
+        log.info("Job %s is %s: nothing to stop.", ref.name, state.status.value)
+        break
+    return []
+
+
+def _delete_deployment(plan: RunPlan, store: ModelStore, deployment: dict[str, Any]) -> list[str]:
+    if not deployment and not plan.ship.deploy:
+        log.info("deploy is off for this run: no deployment to delete.")
+        return []
+    # Without the deploy step's result (it failed or was skipped), look for the name it would have used.
+    name = deployment.get("deployment_name") or plan.ship.deployment_name
+    return [name] if store.delete_deployment(deployment.get("deployment_id") or name) else []

@@ -49,6 +49,10 @@ class JobConflictError(ValueError):
     """A job of that name exists, but was submitted with a different definition."""
 
 
+class ModelStoreFailure(RuntimeError):
+    """A model or deployment failed, or its name is taken by another: doing the same step again cannot help."""
+
+
 class ModelNotFoundError(LookupError):
     """No model (or deployment) of that name or id exists in the model store."""
 
@@ -201,6 +205,17 @@ class JobRef(_JsonRecord):
     name: str
     handle: str
 
+    def check_platform(self, expected: str) -> str:
+        """The job's name, once it is sure the job belongs to the platform called ``expected``.
+
+        :raises ValueError: it belongs to another platform.
+        """
+        if expected != self.platform:
+            raise ValueError(
+                f"Job {self.name!r} belongs to the {self.platform!r} platform, not to {expected!r}."
+            )
+        return self.name
+
 
 class JobStatus(StrEnum):
     """A job's status, with SageMaker's values (``TrainingJobStatus``)."""
@@ -293,6 +308,11 @@ class Platform(Protocol):
         """
         ...
 
+    def ref(self, name: str) -> JobRef:
+        """The reference of the job called ``name``, whether or not it exists (``describe`` then raises
+        JobNotFoundError): what teardown looks for a run's jobs by."""
+        ...
+
     def describe(self, ref: JobRef) -> JobState:
         """The job's current state. A job whose process died is Failed, never InProgress forever."""
         ...
@@ -367,6 +387,7 @@ class Deployment(_JsonRecord):
     :param status: Creating, Active or Failed.
     :param created: when it was created (UTC).
     :param failure_reason: why it failed, if it did.
+    :param serving: how Bedrock serves it (``on_demand`` or ``provisioned``); None locally.
     """
 
     name: str
@@ -375,6 +396,7 @@ class Deployment(_JsonRecord):
     status: ModelStatus
     created: datetime
     failure_reason: str | None = None
+    serving: str | None = None
 
     _decoders: ClassVar[Mapping[str, Callable[[Any], Any]]] = {"status": ModelStatus, "created": parse_time}
 
@@ -382,6 +404,9 @@ class Deployment(_JsonRecord):
 @runtime_checkable
 class ModelStore(Protocol):
     """Imported models, per-family aliases, deployments, and chat with a deployed model."""
+
+    #: Whether a model's record keeps the metrics ``import_model`` is given (the local store), or drops them.
+    keeps_metrics: ClassVar[bool]
 
     def import_model(
         self,
@@ -418,12 +443,20 @@ class ModelStore(Protocol):
         """The model id ``alias`` of ``family`` points at, or None."""
         ...
 
-    def deploy(self, name_or_id: str, deployment_name: str | None = None) -> Deployment:
-        """Deploy a model; deploying again under the same name returns the existing deployment."""
+    def deploy(
+        self, name_or_id: str, deployment_name: str | None = None, *, description: str | None = None
+    ) -> Deployment:
+        """Deploy a model; deploying again under the same name returns the existing deployment. A deployment
+        that is still Creating is the caller's to wait for."""
         ...
 
-    def delete_deployment(self, name: str) -> None:
-        """Delete a deployment; a no-op when there is none (teardown calls it unconditionally)."""
+    def delete_deployment(self, name: str) -> bool:
+        """Delete a deployment; False (and nothing done) when there is none: teardown calls it unconditionally."""
+        ...
+
+    def prune(self, family: str, keep: int) -> list[ModelRecord]:
+        """Delete the family's models beyond the newest ``keep``; never its champion, a deployed model or one
+        still being imported. The records deleted."""
         ...
 
     def invoke(

@@ -7,12 +7,12 @@ The SageMaker platform (and boto3) is imported only when it is asked for: the lo
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nova_dpo.platforms.base import Platform
+from nova_dpo.platforms.base import ModelStore, Platform
 
 LOCAL = "local"
 SAGEMAKER = "sagemaker"
@@ -21,6 +21,10 @@ PLATFORMS: tuple[str, ...] = (LOCAL, SAGEMAKER)
 LOCAL_HOME_ENV = "NOVA_DPO_HOME"
 DEFAULT_LOCAL_HOME = "~/.nova-dpo"
 S3_ROOT_ENV = "NOVA_DPO_S3_ROOT"
+
+#: ``aws(service)`` is a boto3 client of that AWS service (Airflow: the ``conn`` of the provider's hook for it),
+#: called only when the platform first needs one: the local platform never does.
+AwsClients = Callable[[str], Any]
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ def build_platform(
     relaxed: bool = False,
     download_dir: str | os.PathLike[str] | None = None,
     credentials: Mapping[str, str] | None = None,
+    aws: AwsClients | None = None,
 ) -> Platform:
     """The platform called ``name``.
 
@@ -119,6 +124,7 @@ def build_platform(
     :param relaxed: sagemaker: accept recipe values that only the wider of two disagreeing AWS sources allows
         (the recipe is validated again when the request is built).
     :param download_dir: sagemaker: where job outputs are extracted when the caller names no folder.
+    :param aws: sagemaker: where the SageMaker and S3 clients come from when none is given (by service name).
     :param credentials: local: what the jobs it starts find in their environment (the endpoint judge's API
         key; see :mod:`nova_dpo.platforms.local.credentials`). SageMaker jobs take none.
     :raises ValueError: for an unknown platform name.
@@ -132,6 +138,9 @@ def build_platform(
             raise ValueError("SageMaker jobs take no credentials from the worker; they run as role_arn.")
         from nova_dpo.platforms.sagemaker import SageMakerPlatform
 
+        if aws is not None:
+            sagemaker_client = sagemaker_client or aws("sagemaker")
+            s3_client = s3_client or aws("s3")
         return SageMakerPlatform(
             sagemaker_client,
             s3_client,
@@ -142,3 +151,55 @@ def build_platform(
             relaxed=relaxed,
         )
     raise ValueError(f"Unknown platform {name!r}; use one of {', '.join(PLATFORMS)}.")
+
+
+def build_model_store(
+    name: str,
+    *,
+    root: str | os.PathLike[str] | None = None,
+    aws: AwsClients | None = None,
+    registry: Callable[[str, str], Any] | None = None,
+    import_role_arn: str | None = None,
+    full_rank: bool = False,
+    name_prefix: str = "nova-dpo",
+    log: Any = None,
+) -> ModelStore:
+    """The model store of the platform called ``name``: where its trained models are imported, deployed and
+    chatted with.
+
+    :param name: ``"local"`` (the local model store under ``root``) or ``"sagemaker"`` (Amazon Bedrock).
+    :param root: local: the platform's folder (default ``$NOVA_DPO_HOME``, else ``~/.nova-dpo``).
+    :param aws: sagemaker: the ``bedrock`` and ``bedrock-runtime`` clients, by service name.
+    :param registry: sagemaker: ``registry(family, alias)`` is the path of an alias's record (the champion).
+    :param import_role_arn: sagemaker: the role Bedrock assumes to read a checkpoint it imports.
+    :param full_rank: sagemaker: the models are full-rank, so they are served on provisioned throughput (LoRA
+        models are deployed on demand).
+    :param name_prefix: sagemaker: imported models of family ``f`` are named ``{name_prefix}-{f}-...``.
+    :param log: where the store says what it does.
+    :raises ValueError: for an unknown platform name.
+    """
+    if name == LOCAL:
+        from nova_dpo.platforms.local.runtime import LocalRuntime
+        from nova_dpo.platforms.local.store import LocalModelStore
+
+        return LocalModelStore(local_root(root), runtime=LocalRuntime())
+    if name == SAGEMAKER:
+        from nova_dpo.platforms.bedrock_store import ON_DEMAND, PROVISIONED, BedrockModelStore
+
+        clients = aws or _boto3_client
+        return BedrockModelStore(
+            lambda: clients("bedrock"),
+            lambda: clients("bedrock-runtime"),
+            registry=registry,
+            import_role_arn=import_role_arn,
+            serving=PROVISIONED if full_rank else ON_DEMAND,
+            name_prefix=name_prefix,
+            log=log,
+        )
+    raise ValueError(f"Unknown platform {name!r}; use one of {', '.join(PLATFORMS)}.")
+
+
+def _boto3_client(service: str) -> Any:
+    import boto3
+
+    return boto3.client(service)

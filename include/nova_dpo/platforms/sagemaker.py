@@ -287,13 +287,17 @@ class SageMakerPlatform:
 
     # ------------------------------------------------------------------------------------------- describe
 
+    def ref(self, name: str) -> JobRef:
+        """The reference of the training job called ``name`` (its ARN is not needed to find it)."""
+        return JobRef(platform=PLATFORM, name=name, handle=name)
+
     def describe(self, ref: JobRef) -> JobState:
         """The job's state: SageMaker's status, its failure reason, progress (secondary status, its last
         message, instances and an estimated cost), billable seconds and start/end times.
 
         :raises JobNotFoundError: there is no job of that name.
         """
-        return job_state(self._describe(self._check_ref(ref)))
+        return job_state(self._describe(ref.check_platform(PLATFORM)))
 
     # ----------------------------------------------------------------------------------------------- stop
 
@@ -302,7 +306,7 @@ class SageMakerPlatform:
 
         :raises JobNotFoundError: there is no job of that name.
         """
-        name = self._check_ref(ref)
+        name = ref.check_platform(PLATFORM)
         if self._stopped_or_ended(name):
             return
         try:
@@ -336,7 +340,7 @@ class SageMakerPlatform:
         :raises ValueError: the job did not complete.
         :raises JobOutputError: the output lacks what the job always writes (e.g. the checkpoint URI).
         """
-        name = self._check_ref(ref)
+        name = ref.check_platform(PLATFORM)
         description = self._describe(name)
         state = job_state(description)
         if state.status is not JobStatus.COMPLETED:
@@ -397,13 +401,6 @@ class SageMakerPlatform:
         return None
 
     # -------------------------------------------------------------------------------------------- helpers
-
-    def _check_ref(self, ref: JobRef) -> str:
-        if ref.platform != PLATFORM:
-            raise ValueError(
-                f"Job {ref.name!r} belongs to the {ref.platform!r} platform, not to {PLATFORM!r}."
-            )
-        return ref.name
 
     def _describe_or_none(self, name: str) -> dict[str, Any] | None:
         try:

@@ -18,11 +18,8 @@ through the same hooks for the run's plan.
 
 from __future__ import annotations
 
-import hashlib
-import re
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.amazon.aws.exceptions import WaiterTerminalFailure
@@ -35,15 +32,15 @@ from airflow.providers.amazon.aws.utils.waiter_with_logging import wait as wait_
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
 from botocore.exceptions import ClientError
 
-from nova_dpo.evaluation.smoke_test import (
-    SmokeTestFailed,
-    answer_text,
-    check_tool_call,
-    offered_tools,
-    smoke_test_request,
-    tool_calls,
+from nova_dpo.evaluation.smoke_test import SmokeTestFailed, run_smoke_test, smoke_test_request
+from nova_dpo.platforms.bedrock_store import (
+    SOURCE_TAG_KEY,
+    BedrockModelStore,
+    client_request_token,
+    is_not_found,
 )
-from nova_dpo_airflow.hooks.bedrock_custom_model import BedrockCustomModelHook, is_not_found
+from nova_dpo_airflow.hooks.bedrock_custom_model import BedrockCustomModelHook
+from nova_dpo_airflow.operators.ship import permanent_failures
 from nova_dpo_airflow.triggers.bedrock_custom_model import (
     BedrockCustomModelActiveTrigger,
     BedrockCustomModelDeploymentActiveTrigger,
@@ -58,50 +55,7 @@ if TYPE_CHECKING:
     from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
     from airflow.sdk import BaseOperator, Context
 
-# Bedrock's patterns for resource names and idempotency tokens (botocore service model, "bedrock").
-_RESOURCE_NAME = re.compile(r"([0-9a-zA-Z][_-]?){1,63}")
-_CLIENT_REQUEST_TOKEN = re.compile(r"[a-zA-Z0-9]([-a-zA-Z0-9]{0,254}[a-zA-Z0-9])?")
-
-#: Tag recording which checkpoint a model was imported from, so a retry never adopts a namesake.
-SOURCE_TAG_KEY = "nova-dpo:source-sha256"
-
-
-def client_request_token(kind: str, *parts: str) -> str:
-    """A Bedrock ``clientRequestToken`` that is the same for the same request, so a retried create is a no-op."""
-    digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()
-    return f"{kind}-{digest}"
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _validate_resource_name(name: Any, argument: str) -> None:
-    if not isinstance(name, str) or len(name) > 63 or not _RESOURCE_NAME.fullmatch(name):
-        raise ValueError(
-            f"{argument}={name!r} is not a valid Bedrock name: use 1-63 letters and digits, each optionally "
-            "followed by one '-' or '_'."
-        )
-
-
-def _validate_token(token: str) -> None:
-    if not _CLIENT_REQUEST_TOKEN.fullmatch(token):
-        raise ValueError(
-            f"client_request_token={token!r} is not valid: use 1-256 letters, digits and inner hyphens."
-        )
-
-
-def _tag_list(tags: dict[str, str] | list[dict[str, str]] | None) -> list[dict[str, str]]:
-    """Tags as Bedrock takes them (``[{"key": ..., "value": ...}]``), from that form or a plain mapping."""
-    if tags is None:
-        return []
-    if isinstance(tags, dict):
-        return [{"key": str(key), "value": str(value)} for key, value in tags.items()]
-    return list(tags)
-
-
-def _failure_detail(description: dict[str, Any] | None) -> str:
-    return (description or {}).get("failureMessage") or "Bedrock gave no failure message"
+__all__ = ["SOURCE_TAG_KEY", "client_request_token"]
 
 
 @dataclass(frozen=True)
@@ -307,23 +261,37 @@ class BedrockWaitingOperator(AwsBaseOperator[BedrockCustomModelHook]):
 
 class _BedrockCreateOperator(BedrockWaitingOperator):
     """
-    Create a resource, or attach to the one of its name, then wait until it is Active.
+    Create a resource through :class:`~nova_dpo.platforms.bedrock_store.BedrockModelStore`, or attach to the
+    one of its name, then wait until it is Active.
 
-    A subclass names its ``creation_class`` (``CustomModelImport``, ``CustomModelDeployment``), whose
-    arguments after the hook and the log are the operator's attributes of the same names, and ``_result``.
+    A subclass says how it creates (``_create``: the identifier and status), how a failed resource reads
+    (``_failed_in``: the store's error, from a description) and how it looks at one after a broken wait
+    (``_failure_in``), and its ``_result``.
     """
 
-    creation_class: ClassVar[type[CustomModelImport | CustomModelDeployment]]
-
     def execute(self, context: Context) -> dict[str, str]:
-        identifier, status = self._creation().get_or_create()
+        with permanent_failures():
+            identifier, status = self._create(self._store())
         if status == "Active" or not (self.deferrable or self.wait_for_completion):
             return self._result(identifier, status)
         return self._wait(identifier)
 
-    def _creation(self) -> CustomModelImport | CustomModelDeployment:
-        arguments = [field.name for field in fields(self.creation_class)][2:]
-        return self.creation_class(self.hook, self.log, **{name: getattr(self, name) for name in arguments})
+    def _store(self) -> BedrockModelStore:
+        return BedrockModelStore(
+            self.hook.conn,
+            import_role_arn=getattr(self, "role_arn", None),
+            model_kms_key_arn=getattr(self, "model_kms_key_arn", None),
+            log=self.log,
+        )
+
+    def _create(self, store: BedrockModelStore) -> tuple[str, str]:
+        raise NotImplementedError
+
+    def _failed_in(self, store: BedrockModelStore, description: dict[str, Any]) -> Exception:
+        raise NotImplementedError
+
+    def _failure_in(self, store: BedrockModelStore, identifier: str) -> Exception | None:
+        raise NotImplementedError
 
     def _result(self, identifier: str, status: str) -> dict[str, str]:
         raise NotImplementedError
@@ -332,121 +300,11 @@ class _BedrockCreateOperator(BedrockWaitingOperator):
         return self._result(identifier, "Active")
 
     def _failed(self, description: dict[str, Any]) -> Exception:
-        return self._creation().failed(description)
+        return AirflowFailException(str(self._failed_in(self._store(), description)))
 
     def _failure_of(self, identifier: str) -> Exception | None:
-        return self._creation().failure_of(identifier)
-
-
-@dataclass(frozen=True)
-class CustomModelImport:
-    """
-    The import of one checkpoint as a named custom model, for the operators that import.
-
-    See :class:`BedrockImportCustomModelOperator` for the arguments.
-    """
-
-    hook: BedrockCustomModelHook
-    log: Logger
-    model_name: str
-    model_source_uri: str
-    role_arn: str
-    model_tags: dict[str, str] | list[dict[str, str]] | None = None
-    model_kms_key_arn: str | None = None
-    client_request_token: str | None = None
-
-    def get_or_create(self) -> tuple[str, str]:
-        """The ARN and status of the model of that name (from this checkpoint) or of a new one.
-
-        A model that has Failed raises its failure.
-        """
-        self._validate()
-        model = self.hook.get_custom_model(self.model_name)
-        if model is None:
-            model = self._create()
-        else:
-            self.log.info(
-                "Custom model %s already exists (%s): attaching to it.",
-                model["modelArn"],
-                model["modelStatus"],
-            )
-            self._check_source(model["modelArn"])
-        if model["modelStatus"] == "Failed":
-            raise self.failed(model)
-        return model["modelArn"], model["modelStatus"]
-
-    def failed(self, model: dict[str, Any]) -> AirflowFailException:
-        return AirflowFailException(
-            f"Bedrock could not import custom model {model.get('modelArn', self.model_name)}: "
-            f"{_failure_detail(model)}. A failed model keeps its name: delete it (DeleteCustomModel) or choose "
-            "another model_name before running this task again."
-        )
-
-    def failure_of(self, model_arn: str) -> AirflowFailException | None:
-        model = self.hook.get_custom_model(model_arn)
-        if model is not None and model.get("modelStatus") == "Failed":
-            return self.failed(model)
-        return None
-
-    def _validate(self) -> None:
-        _validate_resource_name(self.model_name, "model_name")
-        if not isinstance(self.model_source_uri, str) or not self.model_source_uri.startswith("s3://"):
-            raise ValueError(f"model_source_uri must be an s3:// URI, got {self.model_source_uri!r}.")
-        if not self.role_arn:
-            raise ValueError("role_arn is required: the IAM role Bedrock assumes to read the checkpoint.")
-        if self.client_request_token is not None:
-            _validate_token(self.client_request_token)
-
-    def _create(self) -> dict[str, Any]:
-        """Create the model; the model as far as known (ARN, name, status) is returned."""
-        token = self.client_request_token or client_request_token(
-            "import", self.model_name, self.model_source_uri
-        )
-        request: dict[str, Any] = {
-            "modelName": self.model_name,
-            "modelSourceConfig": {"s3DataSource": {"s3Uri": self.model_source_uri}},
-            "roleArn": self.role_arn,
-            "modelTags": [
-                *_tag_list(self.model_tags),
-                {"key": SOURCE_TAG_KEY, "value": _sha256(self.model_source_uri)},
-            ],
-            "clientRequestToken": token,
-        }
-        if self.model_kms_key_arn:
-            request["modelKmsKeyArn"] = self.model_kms_key_arn
-        self.log.info("Importing %s as custom model %s.", self.model_source_uri, self.model_name)
-        try:
-            model_arn = self.hook.conn.create_custom_model(**request)["modelArn"]
-        except ClientError as error:
-            # Another attempt created it between our lookup and this call.
-            if error.response.get("Error", {}).get("Code") != "ConflictException":
-                raise
-            model = self.hook.get_custom_model(self.model_name)
-            if model is None:
-                raise
-            self._check_source(model["modelArn"])
-            return model
-        return {"modelArn": model_arn, "modelName": self.model_name, "modelStatus": "Creating"}
-
-    def _check_source(self, model_arn: str) -> None:
-        try:
-            tags = self.hook.conn.list_tags_for_resource(resourceARN=model_arn).get("tags", [])
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "AccessDeniedException":
-                raise
-            self.log.warning("Cannot read the tags of %s (%s); not checking its source.", model_arn, error)
-            return
-        recorded = next((tag["value"] for tag in tags if tag["key"] == SOURCE_TAG_KEY), None)
-        if recorded is None:
-            self.log.warning(
-                "Custom model %s has no %s tag; cannot confirm its source.", model_arn, SOURCE_TAG_KEY
-            )
-        elif recorded != _sha256(self.model_source_uri):
-            raise AirflowFailException(
-                f"A custom model named {self.model_name!r} ({model_arn}) already exists but was imported from "
-                f"another checkpoint than {self.model_source_uri}. Choose another model_name, or delete that "
-                "model if it is no longer needed."
-            )
+        failure = self._failure_in(self._store(), identifier)
+        return AirflowFailException(str(failure)) if failure is not None else None
 
 
 class BedrockImportCustomModelOperator(_BedrockCreateOperator):
@@ -488,7 +346,6 @@ class BedrockImportCustomModelOperator(_BedrockCreateOperator):
         "client_request_token",
     )
     bedrock_wait = CUSTOM_MODEL_ACTIVE
-    creation_class = CustomModelImport
 
     def __init__(
         self,
@@ -509,85 +366,25 @@ class BedrockImportCustomModelOperator(_BedrockCreateOperator):
         self.model_tags = model_tags
         self.client_request_token = client_request_token
 
+    def _create(self, store: BedrockModelStore) -> tuple[str, str]:
+        record = store.import_model(
+            self.model_name,
+            self.model_source_uri,
+            family="",
+            base_model="",
+            tags=self.model_tags,
+            client_request_token=self.client_request_token,
+        )
+        return record.model_id, record.status.value
+
+    def _failed_in(self, store: BedrockModelStore, description: dict[str, Any]) -> Exception:
+        return store.import_failed(description)
+
+    def _failure_in(self, store: BedrockModelStore, identifier: str) -> Exception | None:
+        return store.import_failure(identifier)
+
     def _result(self, model_arn: str, status: str) -> dict[str, str]:
         return {"model_arn": model_arn, "model_name": self.model_name, "status": status}
-
-
-@dataclass(frozen=True)
-class CustomModelDeployment:
-    """
-    The on-demand deployment of one custom model under a name, for the operators that deploy.
-
-    See :class:`BedrockCreateCustomModelDeploymentOperator` for the arguments.
-    """
-
-    hook: BedrockCustomModelHook
-    log: Logger
-    deployment_name: str
-    model_arn: str
-    description: str | None = None
-    tags: dict[str, str] | list[dict[str, str]] | None = None
-    client_request_token: str | None = None
-
-    def get_or_create(self) -> tuple[str, str]:
-        """The ARN and status of the deployment of that name (serving this model) or of a new one.
-
-        A deployment that has Failed raises its failure.
-        """
-        _validate_resource_name(self.deployment_name, "deployment_name")
-        if not isinstance(self.model_arn, str) or not self.model_arn.startswith("arn:"):
-            raise ValueError(f"model_arn must be a custom model ARN, got {self.model_arn!r}.")
-        if self.client_request_token is not None:
-            _validate_token(self.client_request_token)
-
-        existing = self.hook.find_custom_model_deployment(self.deployment_name)
-        if existing is None:
-            return self._create(), "Creating"
-        deployment_arn, status = existing["customModelDeploymentArn"], existing["status"]
-        self.log.info("Deployment %s already exists (%s): attaching to it.", deployment_arn, status)
-        if existing["modelArn"] != self.model_arn:
-            raise AirflowFailException(
-                f"Deployment {self.deployment_name!r} already serves {existing['modelArn']}, not "
-                f"{self.model_arn}. Delete it or choose another deployment_name."
-            )
-        if status == "Failed":
-            raise self.failed(existing)
-        return deployment_arn, status
-
-    def failed(self, deployment: dict[str, Any]) -> AirflowFailException:
-        arn = deployment.get("customModelDeploymentArn", self.deployment_name)
-        return AirflowFailException(
-            f"Bedrock could not deploy {self.model_arn} as {arn}: {_failure_detail(deployment)}. "
-            "Delete the failed deployment or choose another deployment_name before running this task again."
-        )
-
-    def failure_of(self, deployment_arn: str) -> AirflowFailException | None:
-        try:
-            deployment = self.hook.conn.get_custom_model_deployment(
-                customModelDeploymentIdentifier=deployment_arn
-            )
-        except ClientError as describe_error:
-            if is_not_found(describe_error):
-                return None
-            raise
-        if deployment.get("status") == "Failed":
-            return self.failed(deployment)
-        return None
-
-    def _create(self) -> str:
-        """Create the deployment; its ARN is returned."""
-        request: dict[str, Any] = {
-            "modelDeploymentName": self.deployment_name,
-            "modelArn": self.model_arn,
-            "clientRequestToken": self.client_request_token
-            or client_request_token("deploy", self.deployment_name, self.model_arn),
-        }
-        if self.description:
-            request["description"] = self.description
-        if self.tags:
-            request["tags"] = _tag_list(self.tags)
-        self.log.info("Deploying %s on demand as %s.", self.model_arn, self.deployment_name)
-        return self.hook.conn.create_custom_model_deployment(**request)["customModelDeploymentArn"]
 
 
 class BedrockCreateCustomModelDeploymentOperator(_BedrockCreateOperator):
@@ -620,7 +417,6 @@ class BedrockCreateCustomModelDeploymentOperator(_BedrockCreateOperator):
         "deployment_name", "model_arn", "description", "tags", "client_request_token"
     )
     bedrock_wait = DEPLOYMENT_ACTIVE
-    creation_class = CustomModelDeployment
 
     def __init__(
         self,
@@ -639,6 +435,22 @@ class BedrockCreateCustomModelDeploymentOperator(_BedrockCreateOperator):
         self.tags = tags
         self.client_request_token = client_request_token
 
+    def _create(self, store: BedrockModelStore) -> tuple[str, str]:
+        deployment = store.deploy(
+            self.model_arn,
+            self.deployment_name,
+            description=self.description,
+            tags=self.tags,
+            client_request_token=self.client_request_token,
+        )
+        return deployment.deployment_id, deployment.status.value
+
+    def _failed_in(self, store: BedrockModelStore, description: dict[str, Any]) -> Exception:
+        return store.deployment_failed(description, self.model_arn)
+
+    def _failure_in(self, store: BedrockModelStore, identifier: str) -> Exception | None:
+        return store.deployment_failure(identifier, self.model_arn)
+
     def _result(self, identifier: str, status: str) -> dict[str, str]:
         return {"deployment_arn": identifier, "status": status}
 
@@ -655,30 +467,14 @@ def converse_smoke_test(
     inference_config: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One ``Converse`` call to ``model_id`` and its check; see :class:`BedrockConverseSmokeTestOperator`."""
-    if not model_id:
-        raise ValueError("model_id is required: the deployment or provisioned throughput ARN to call.")
-    request = {"modelId": model_id, **smoke_test_request(prompt_messages, system, inference_config)}
+    request = smoke_test_request(prompt_messages, system, inference_config)
     if tool_config:
         request["toolConfig"] = tool_config
-
-    started = time.monotonic()
-    response = hook.conn.converse(**request)
-    latency_ms = response.get("metrics", {}).get("latencyMs") or round((time.monotonic() - started) * 1000)
-    answer = answer_text(response)
-    log.info("Model %s answered in %s ms: %s", model_id, latency_ms, answer)
-
-    if expect_tool_call:
-        if not offered_tools(request["system"], tool_config):
-            log.warning("No offered tools found in the system prompt or tool_config; any call passes.")
-        try:
-            calls = check_tool_call(response, request, model_id)
-        except SmokeTestFailed as error:
-            raise AirflowException(str(error)) from error
-    else:
-        calls = tool_calls(response)
-        if not answer.strip() and not calls:
-            raise AirflowException(f"Smoke test of {model_id} failed: the model gave an empty answer.")
-    return {"passed": True, "answer": answer, "latency_ms": latency_ms, "tool_calls": calls}
+    store = BedrockModelStore(None, hook.conn, log=log)
+    try:
+        return run_smoke_test(store.invoke, model_id, request, expect_tool_call=expect_tool_call, log=log)
+    except SmokeTestFailed as error:
+        raise AirflowException(str(error)) from error
 
 
 class BedrockConverseSmokeTestOperator(AwsBaseOperator[BedrockRuntimeHook]):
@@ -866,42 +662,12 @@ def prune_custom_models(
     protect: Sequence[str] | str = (),
 ) -> list[str]:
     """Delete old imported models of one family; see :class:`BedrockPruneCustomModelsOperator`."""
-    if not isinstance(name_prefix, str) or not name_prefix:
-        raise ValueError("name_prefix is required: an empty prefix would match every custom model.")
-    count = int(keep)
-    if count < 0:
-        raise ValueError(f"keep must be 0 or more, got {keep!r}.")
-    protected = {protect} if isinstance(protect, str) else set(protect or ())
-
-    family = [
-        model
-        for model in hook.list_custom_models_newest_first(name_prefix)
-        if model["modelName"].startswith(name_prefix)
-        and model.get("customizationType", "IMPORTED") == "IMPORTED"
-    ]
-    deleted: list[str] = []
-    failures: list[str] = []
-    for model in family[count:]:
-        name, arn = model["modelName"], model["modelArn"]
-        if name in protected or arn in protected:
-            log.info("Keeping protected model %s.", name)
-            continue
-        if model.get("modelStatus") == "Creating":
-            log.info("Keeping model %s: it is still being imported.", name)
-            continue
-        try:
-            hook.conn.delete_custom_model(modelIdentifier=arn)
-        except ClientError as error:
-            if not is_not_found(error):
-                failures.append(f"{name}: {error}")
-            continue
-        log.info("Deleted model %s (%s).", name, arn)
-        deleted.append(name)
-    if failures:
-        raise AirflowException(
-            f"Could not delete {len(failures)} model(s) (deleted: {deleted}): " + "; ".join(failures)
-        )
-    return deleted
+    store = BedrockModelStore(hook.conn, log=log)
+    try:
+        deleted = store.prune_named(name_prefix, keep, protect)
+    except RuntimeError as error:
+        raise AirflowException(str(error)) from error
+    return [model["modelName"] for model in deleted]
 
 
 class BedrockPruneCustomModelsOperator(AwsBaseOperator[BedrockCustomModelHook]):

@@ -1,56 +1,63 @@
 """
-Operators that ship a candidate on the run's platform: import, deploy, smoke test, and teardown.
+Operators that ship a candidate through the run's model store: import, deploy, smoke test, and teardown.
 
-Each takes the run plan (``resolve_run``'s output) and does its step on ``plan.platform``:
+Each takes the run plan (``resolve_run``'s output) and does its step with the model store of
+``plan.platform`` (:func:`nova_dpo.pipeline.steps.model_store`): the local store on the worker, or Amazon
+Bedrock through the provider's hooks on the task's AWS connection. The steps are the functions of
+:mod:`nova_dpo.pipeline.steps`; what is Airflow's is here: a Bedrock resource that is still Creating is waited
+for in the worker or deferred to the trigger that waits for it (:mod:`.bedrock_custom_model`), and a store's
+permanent failure fails the task without retries.
 
-* ``local``: the step function of :mod:`nova_dpo.pipeline.steps` (the model store on the worker);
-* ``sagemaker``: the Bedrock calls of the step, through the Bedrock hooks and the functions the Bedrock
-  operators use (:mod:`nova_dpo_airflow.operators.bedrock_custom_model`). A step that waits does so in the
-  worker or defers to the same trigger, and resumes in its own ``execute_complete``.
-
-Those are imported only when a task runs on ``sagemaker``, so that a DAG file importing this module does not
-import boto3 or the Amazon provider's hooks and operators.
+The AWS hooks are imported only when a store asks for a client, so that a DAG file importing this module, and
+a task on the local platform, import neither boto3 nor the Amazon provider.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
 from airflow.sdk import BaseOperator
 
 if TYPE_CHECKING:
-    from airflow.providers.amazon.aws.hooks.base_aws import AwsGenericHook
     from airflow.sdk import Context
 
     from nova_dpo.pipeline.plan import RunPlan
-    from nova_dpo_airflow.operators.bedrock_custom_model import CustomModelDeployment, CustomModelImport
+    from nova_dpo.platforms.base import ModelStore, Platform
 
-LOCAL = "local"
-SAGEMAKER = "sagemaker"
-ON_DEMAND = "on_demand"
-PROVISIONED = "provisioned"
+__all__ = [
+    "NovaDeployModelOperator",
+    "NovaImportModelOperator",
+    "NovaSmokeTestOperator",
+    "NovaTeardownOperator",
+]
 
-#: Tags put on an imported Bedrock model, naming what it was trained from.
-DATASET_TAG_KEY = "nova-dpo:dataset-sha256"
-RECIPE_TAG_KEY = "nova-dpo:recipe-sha256"
-TRAINING_JOB_TAG_KEY = "nova-dpo:training-job"
+#: The status of a model or deployment that the task waits for (Bedrock's; the local store's are Active at once).
+CREATING = "Creating"
+#: The hooks whose clients a model store or platform asks for, by AWS service name.
+_HOOKS = {
+    "bedrock": ("nova_dpo_airflow.hooks.bedrock_custom_model", "BedrockCustomModelHook"),
+    "bedrock-runtime": ("airflow.providers.amazon.aws.hooks.bedrock", "BedrockRuntimeHook"),
+    "sagemaker": ("airflow.providers.amazon.aws.hooks.sagemaker", "SageMakerHook"),
+    "s3": ("airflow.providers.amazon.aws.hooks.s3", "S3Hook"),
+}
 
 
-def smoke_deployment_name(plan: RunPlan) -> str:
-    """The ephemeral deployment of a run's model, named from the model so a retry finds it again."""
-    return plan.ship.deployment_name
+@contextlib.contextmanager
+def permanent_failures() -> Iterator[None]:
+    """A store's failure that doing the step again cannot fix fails the task at once, without retries."""
+    from nova_dpo.platforms.base import ModelStoreFailure
 
-
-def serving_kind(plan: RunPlan) -> str:
-    """How Bedrock serves the run's model: LoRA models on demand, full-rank ones on provisioned throughput."""
-    return ON_DEMAND if plan.technique == "lora" else PROVISIONED
+    try:
+        yield
+    except ModelStoreFailure as error:
+        raise AirflowFailException(str(error)) from error
 
 
 class _NovaShipOperator(BaseOperator):
-    """The plan check, the platform switch and the AWS connection, shared by the steps."""
+    """The plan check, the run's model store and the AWS connection, shared by the steps."""
 
     template_fields: Sequence[str] = ("plan", "aws_conn_id", "region_name")
     template_fields_renderers: ClassVar[dict[str, str]] = {"plan": "json"}
@@ -68,20 +75,9 @@ class _NovaShipOperator(BaseOperator):
         self.aws_conn_id = aws_conn_id
         self.region_name = region_name
 
-    def execute(self, context: Context) -> Any:
-        plan = self._checked_plan()
-        if plan.platform == LOCAL:
-            return self.execute_local(plan, context)
-        return self.execute_sagemaker(plan, context)
-
-    def execute_local(self, plan: RunPlan, context: Context) -> Any:
-        raise NotImplementedError
-
-    def execute_sagemaker(self, plan: RunPlan, context: Context) -> Any:
-        raise NotImplementedError
-
     def _checked_plan(self) -> RunPlan:
         from nova_dpo.pipeline.plan import RunPlan
+        from nova_dpo.platforms.factory import PLATFORMS
 
         if not isinstance(self.plan, dict):
             raise TypeError(
@@ -89,13 +85,29 @@ class _NovaShipOperator(BaseOperator):
                 "render_template_as_native_obj=True on the DAG so that templated XCom stays a dict."
             )
         plan = RunPlan.from_dict(self.plan)
-        if plan.platform not in (LOCAL, SAGEMAKER):
-            raise ValueError(f"plan.platform must be {LOCAL!r} or {SAGEMAKER!r}, got {plan.platform!r}.")
+        if plan.platform not in PLATFORMS:
+            raise ValueError(
+                f"plan.platform must be {' or '.join(map(repr, PLATFORMS))}, got {plan.platform!r}."
+            )
         return plan
 
-    def _hook(self, hook_class: type[AwsGenericHook]) -> Any:
-        """A hook of ``hook_class`` on this task's AWS connection."""
-        return hook_class(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
+    def aws_client(self, service: str) -> Any:
+        """A boto3 client of ``service`` from the provider's hook for it, on this task's AWS connection."""
+        import importlib
+
+        module, name = _HOOKS[service]
+        hook_class = getattr(importlib.import_module(module), name)
+        return hook_class(aws_conn_id=self.aws_conn_id, region_name=self.region_name).conn
+
+    def _paths(self, plan: RunPlan) -> Any:
+        from nova_dpo_airflow.object_storage import path_factory
+
+        return path_factory(plan.platform, self.aws_conn_id)
+
+    def _store(self, plan: RunPlan) -> ModelStore:
+        from nova_dpo.pipeline import steps
+
+        return steps.model_store(plan, aws=self.aws_client, path_factory=self._paths(plan), log=self.log)
 
 
 class _WaitingShipOperator(_NovaShipOperator):
@@ -117,19 +129,18 @@ class _WaitingShipOperator(_NovaShipOperator):
 
 class NovaImportModelOperator(_WaitingShipOperator):
     """
-    Import the trained candidate into the platform's model store.
+    Import the trained candidate into the run's model store (:func:`nova_dpo.pipeline.steps.import_model`).
 
-    ``local``: :func:`nova_dpo.pipeline.steps.import_local` copies the checkpoint into the local model store,
-    recording the candidate's metrics from the gate verdict. ``sagemaker``: Bedrock ``CreateCustomModel``
-    (:class:`~nova_dpo_airflow.operators.bedrock_custom_model.BedrockImportCustomModelOperator`) from the
-    training job's escrow checkpoint, tagged with the dataset and recipe digests and the training job, and
+    ``local``: the checkpoint (the merged weights of a LoRA job) is copied into the local model store, with
+    the candidate's metrics from the gate verdict. ``sagemaker``: Bedrock ``CreateCustomModel`` from the
+    training job's escrow checkpoint, tagged with the dataset and recipe digests and the training job; the task
     waits until the model is Active. Both are idempotent by ``plan.ship.model_name``.
 
     :param plan: The run plan from ``resolve_run``. (templated)
     :param dataset: The uploaded dataset (``upload``'s output). (templated)
     :param training: The training job's result, with ``outputs.checkpoint_uri``. (templated)
-    :param verdict: The gate verdict; read from ``{run_uri}/verdict.json`` when not given. Used locally only.
-        (templated)
+    :param verdict: The gate verdict; read from ``{run_uri}/verdict.json`` when not given. Used by a store that
+        keeps metrics (local). (templated)
     :param waiter_delay: Seconds between status checks. (default: the Bedrock operator's, as the wait says)
     :param waiter_max_attempts: Maximum number of status checks. (default: the Bedrock operator's, as the
         wait says)
@@ -162,79 +173,44 @@ class NovaImportModelOperator(_WaitingShipOperator):
         self.training = training
         self.verdict = verdict
 
-    def execute_local(self, plan: RunPlan, context: Context) -> dict[str, Any]:
+    def execute(self, context: Context) -> dict[str, Any]:
         from nova_dpo.pipeline import steps
 
-        verdict = self.verdict if self.verdict is not None else steps.read_verdict(plan)
-        return steps.import_local(plan, self.dataset, self.training, verdict)
+        plan = self._checked_plan()
+        store = self._store(plan)
+        with permanent_failures():
+            record = steps.import_model(
+                plan, store, self.dataset, self.training, self.verdict, self._paths(plan)
+            )
+        if record.status.value == CREATING:
+            from nova_dpo_airflow.operators.bedrock_custom_model import CUSTOM_MODEL_ACTIVE, wait_or_defer
 
-    def execute_sagemaker(self, plan: RunPlan, context: Context) -> dict[str, Any]:
-        from nova_dpo_airflow.operators.bedrock_custom_model import CUSTOM_MODEL_ACTIVE, wait_or_defer
-
-        creation = self._import(plan)
-        model_arn, status = creation.get_or_create()
-        if status != "Active":
-            wait_or_defer(self, CUSTOM_MODEL_ACTIVE, model_arn, creation.failed)
-        return self._result(plan, model_arn)
+            wait_or_defer(self, CUSTOM_MODEL_ACTIVE, record.model_id, _failure(store.import_failed))
+        return self._result(plan, record.model_id, record.artifact_uri)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        from nova_dpo.pipeline import steps
         from nova_dpo_airflow.operators.bedrock_custom_model import CUSTOM_MODEL_ACTIVE, completed_wait
 
         plan = self._checked_plan()
-        return self._result(
-            plan, completed_wait(self, CUSTOM_MODEL_ACTIVE, event, self._import(plan).failure_of)
-        )
+        store = self._store(plan)
+        model_arn = completed_wait(self, CUSTOM_MODEL_ACTIVE, event, _failure_of(store.import_failure))
+        return self._result(plan, model_arn, steps.import_source(self.training))
 
-    def _checkpoint_uri(self) -> str:
-        uri = ((self.training or {}).get("outputs") or {}).get("checkpoint_uri")
-        if not uri:
-            raise ValueError(
-                "training has no outputs.checkpoint_uri: pass the training task's result, whose outputs name "
-                "the checkpoint to import (the escrow URI from the job's manifest.json)."
-            )
-        return uri
-
-    def _import(self, plan: RunPlan) -> CustomModelImport:
-        from nova_dpo.pipeline.run import IMPORT_ROLE_ENV
-        from nova_dpo_airflow.hooks.bedrock_custom_model import BedrockCustomModelHook
-        from nova_dpo_airflow.operators.bedrock_custom_model import CustomModelImport
-
-        if not plan.ship.import_role_arn:
-            raise ValueError(
-                f"The plan has no import_role_arn for Bedrock to read the checkpoint with: set env "
-                f"{IMPORT_ROLE_ENV} on the workers to an IAM role that Bedrock can assume and that can read the "
-                "training job's escrow checkpoint (iam/bedrock-import-role-policy.json)."
-            )
-        return CustomModelImport(
-            self._hook(BedrockCustomModelHook),
-            self.log,
-            model_name=plan.ship.model_name,
-            model_source_uri=self._checkpoint_uri(),
-            role_arn=plan.ship.import_role_arn,
-            model_tags={
-                DATASET_TAG_KEY: self.dataset["content_sha256"],
-                RECIPE_TAG_KEY: plan.training.recipe.sha256,
-                TRAINING_JOB_TAG_KEY: self.training["job_name"],
-            },
-        )
-
-    def _result(self, plan: RunPlan, model_arn: str) -> dict[str, Any]:
-        return {
-            "model_name": plan.ship.model_name,
-            "model_id": model_arn,
-            "model_uri": self._checkpoint_uri(),
-        }
+    @staticmethod
+    def _result(plan: RunPlan, model_id: str, model_uri: str) -> dict[str, Any]:
+        return {"model_name": plan.ship.model_name, "model_id": model_id, "model_uri": model_uri}
 
 
 class NovaDeployModelOperator(_WaitingShipOperator):
     """
-    Deploy the imported model for the smoke test, under the name ``{model_name}-smoke``.
+    Deploy the imported model for the smoke test, under ``plan.ship.deployment_name``
+    (:func:`nova_dpo.pipeline.steps.deploy`).
 
-    Nothing is deployed when ``plan.ship.deploy`` is false. ``local``:
-    :func:`nova_dpo.pipeline.steps.deploy_local`. ``sagemaker``: a LoRA model is deployed on demand
-    (``CreateCustomModelDeployment``); a full-rank one gets provisioned throughput of one model unit without
-    commitment (the provider's ``BedrockCreateProvisionedModelThroughputOperator``). Both wait until the
-    deployment serves; a retry attaches to the deployment of that name instead of creating another.
+    Nothing is deployed when ``plan.ship.deploy`` is false. ``local``: a deployment in the local model store.
+    ``sagemaker``: a LoRA model is deployed on demand (``CreateCustomModelDeployment``); a full-rank one gets
+    provisioned throughput of one model unit without commitment. Both wait until the deployment serves; a
+    retry attaches to the deployment of that name instead of creating another.
 
     :param plan: The run plan from ``resolve_run``. (templated)
     :param imported: The import step's result (``model_id``: the local id or Bedrock model ARN). (templated)
@@ -261,138 +237,66 @@ class NovaDeployModelOperator(_WaitingShipOperator):
         self.imported = imported
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from nova_dpo.pipeline import steps
+
         plan = self._checked_plan()
         if not plan.ship.deploy:
             self.log.info("deploy is off for this run: nothing to deploy.")
             return {}
-        return super().execute(context)
+        store = self._store(plan)
+        with permanent_failures():
+            deployment = steps.deploy(plan, store, self.imported)
+        if deployment.status.value == CREATING:
+            from nova_dpo_airflow.operators.bedrock_custom_model import wait_or_defer
 
-    def execute_local(self, plan: RunPlan, context: Context) -> dict[str, Any]:
-        from nova_dpo.pipeline import steps
-
-        deployment = steps.deploy_local(plan, self.imported)
-        return {**deployment, "deployment_id": deployment["deployment_name"], "kind": LOCAL}
-
-    def execute_sagemaker(self, plan: RunPlan, context: Context) -> dict[str, Any]:
-        from nova_dpo_airflow.operators.bedrock_custom_model import DEPLOYMENT_ACTIVE, wait_or_defer
-
-        if serving_kind(plan) == PROVISIONED:
-            return self._provision(plan)
-        creation = self._on_demand(plan)
-        deployment_arn, status = creation.get_or_create()
-        if status != "Active":
-            wait_or_defer(self, DEPLOYMENT_ACTIVE, deployment_arn, creation.failed)
-        return self._on_demand_result(plan, deployment_arn)
+            wait, on_failure = self._wait(store)
+            wait_or_defer(self, wait, deployment.deployment_id, on_failure and _failure(on_failure))
+        return self._result(plan, deployment.deployment_id, deployment.serving)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        from nova_dpo_airflow.operators.bedrock_custom_model import (
-            DEPLOYMENT_ACTIVE,
-            THROUGHPUT_IN_SERVICE,
-            completed_wait,
-        )
+        from nova_dpo_airflow.operators.bedrock_custom_model import completed_wait
 
         plan = self._checked_plan()
-        if serving_kind(plan) == PROVISIONED:
-            return self._provisioned_result(plan, completed_wait(self, THROUGHPUT_IN_SERVICE, event))
-        failure_of = self._on_demand(plan).failure_of
-        return self._on_demand_result(plan, completed_wait(self, DEPLOYMENT_ACTIVE, event, failure_of))
+        store = self._store(plan)
+        wait, _ = self._wait(store)
+        failure_of = None
+        if store.serving != "provisioned":
+            model_arn = self.imported["model_id"]
+            failure_of = _failure_of(lambda arn: store.deployment_failure(arn, model_arn))
+        return self._result(plan, completed_wait(self, wait, event, failure_of), store.serving)
 
-    def _model_arn(self) -> str:
-        model_arn = (self.imported or {}).get("model_id")
-        if not model_arn:
-            raise ValueError("imported has no model_id: pass the import step's result.")
-        return model_arn
+    def _wait(self, store: Any) -> tuple[Any, Any]:
+        """How a Bedrock deployment is waited for, and how a failed one is described (None: it is not)."""
+        from nova_dpo_airflow.operators.bedrock_custom_model import DEPLOYMENT_ACTIVE, THROUGHPUT_IN_SERVICE
 
-    def _on_demand(self, plan: RunPlan) -> CustomModelDeployment:
-        from nova_dpo_airflow.hooks.bedrock_custom_model import BedrockCustomModelHook
-        from nova_dpo_airflow.operators.bedrock_custom_model import CustomModelDeployment
+        if store.serving == "provisioned":
+            return THROUGHPUT_IN_SERVICE, None
+        model_arn = self.imported["model_id"]
+        return DEPLOYMENT_ACTIVE, lambda description: store.deployment_failed(description, model_arn)
 
-        return CustomModelDeployment(
-            self._hook(BedrockCustomModelHook),
-            self.log,
-            deployment_name=smoke_deployment_name(plan),
-            model_arn=self._model_arn(),
-            description=f"Smoke test of {plan.ship.model_name} ({plan.dag_id} {plan.run_id})",
-        )
-
-    def _on_demand_result(self, plan: RunPlan, deployment_arn: str) -> dict[str, Any]:
+    @staticmethod
+    def _result(plan: RunPlan, deployment_id: str, serving: str | None) -> dict[str, Any]:
         return {
-            "deployment_name": smoke_deployment_name(plan),
-            "deployment_id": deployment_arn,
-            "kind": ON_DEMAND,
-            "status": "Active",
-        }
-
-    def _provision(self, plan: RunPlan) -> dict[str, Any]:
-        """Provision throughput of one model unit, or attach to the one of that name a previous try created."""
-        from airflow.providers.amazon.aws.hooks.bedrock import BedrockHook
-        from botocore.exceptions import ClientError
-
-        from nova_dpo_airflow.hooks.bedrock_custom_model import is_not_found
-        from nova_dpo_airflow.operators.bedrock_custom_model import (
-            THROUGHPUT_IN_SERVICE,
-            client_request_token,
-            wait_or_defer,
-        )
-
-        # BedrockHook, not the custom model hook: the throughput's waiter is the provider's.
-        hook = self._hook(BedrockHook)
-        name, model_arn = smoke_deployment_name(plan), self._model_arn()
-        try:
-            existing = hook.conn.get_provisioned_model_throughput(provisionedModelId=name)
-        except ClientError as error:
-            if not is_not_found(error):
-                raise
-            self.log.info("Provisioning throughput %s for %s.", name, model_arn)
-            arn = hook.conn.create_provisioned_model_throughput(
-                modelUnits=1,
-                provisionedModelName=name,
-                modelId=model_arn,
-                # No commitmentDuration: hourly, no term, so teardown can delete it after the smoke test.
-                clientRequestToken=client_request_token("provision", name, model_arn),
-            )["provisionedModelArn"]
-            status = "Creating"
-        else:
-            arn, status = existing["provisionedModelArn"], existing["status"]
-            self.log.info("Provisioned throughput %s already exists (%s): attaching to it.", arn, status)
-            if model_arn not in (existing.get("modelArn"), existing.get("desiredModelArn")):
-                raise AirflowFailException(
-                    f"Provisioned throughput {name!r} already serves {existing.get('modelArn')}, not "
-                    f"{model_arn}. Delete it (DeleteProvisionedModelThroughput) and run this task again."
-                )
-            if status == "Failed":
-                raise AirflowFailException(
-                    f"Provisioned throughput {arn} failed: {existing.get('failureMessage') or 'no reason given'}. "
-                    "Delete it (DeleteProvisionedModelThroughput) and run this task again."
-                )
-        if status != "InService":
-            wait_or_defer(self, THROUGHPUT_IN_SERVICE, arn)
-        return self._provisioned_result(plan, arn)
-
-    def _provisioned_result(self, plan: RunPlan, arn: str) -> dict[str, Any]:
-        return {
-            "deployment_name": smoke_deployment_name(plan),
-            "deployment_id": arn,
-            "kind": PROVISIONED,
-            "status": "InService",
+            "deployment_name": plan.ship.deployment_name,
+            "deployment_id": deployment_id,
+            "kind": serving or "local",
+            "status": "InService" if serving == "provisioned" else "Active",
         }
 
 
 class NovaSmokeTestOperator(_NovaShipOperator):
     """
-    Ask the deployed model a question that needs a tool; the answer must call it.
+    Ask the deployed model a question that needs a tool; the answer must call it
+    (:func:`nova_dpo.pipeline.steps.smoke_test`: one ``Converse``-shaped request for every store).
 
-    ``local``: :func:`nova_dpo.pipeline.steps.smoke_test_local`. ``sagemaker``: one Bedrock ``Converse`` call
-    to the deployment or provisioned throughput
-    (:class:`~nova_dpo_airflow.operators.bedrock_custom_model.BedrockConverseSmokeTestOperator`). Skipped when
-    nothing was deployed.
+    Skipped when nothing was deployed.
 
     :param plan: The run plan from ``resolve_run``. (templated)
     :param deployment: The deploy step's result; ``{}`` when deploy is off. (templated)
     :param aws_conn_id: The Airflow connection used for AWS credentials (sagemaker). (templated)
     :param region_name: AWS region_name. If not specified then the connection's is used. (templated)
-    :return: ``{"skipped": "deploy=false"}``, or ``{"passed": True, "answer": ..., ...}``; a model that does not
-        answer with a tool call fails the task.
+    :return: ``{"skipped": "deploy=false"}``, or ``{"passed": True, "answer": ..., "latency_ms": ...,
+        "tool_calls": [...]}``; a model that does not answer with a tool call fails the task.
     """
 
     template_fields: Sequence[str] = (*_NovaShipOperator.template_fields, "deployment")
@@ -406,40 +310,30 @@ class NovaSmokeTestOperator(_NovaShipOperator):
         self.deployment = deployment
 
     def execute(self, context: Context) -> dict[str, Any]:
-        self._checked_plan()
+        from nova_dpo.evaluation.smoke_test import SmokeTestFailed
+        from nova_dpo.pipeline import steps
+
+        plan = self._checked_plan()
         if not self.deployment:
             self.log.info("Nothing was deployed (deploy is off): no smoke test.")
             return {"skipped": "deploy=false"}
-        return super().execute(context)
-
-    def execute_local(self, plan: RunPlan, context: Context) -> dict[str, Any]:
-        from nova_dpo.pipeline import steps
-
-        return steps.smoke_test_local(plan, self.deployment)
-
-    def execute_sagemaker(self, plan: RunPlan, context: Context) -> dict[str, Any]:
-        from airflow.providers.amazon.aws.hooks.bedrock import BedrockRuntimeHook
-
-        from nova_dpo_airflow.operators.bedrock_custom_model import converse_smoke_test
-
-        return converse_smoke_test(
-            self._hook(BedrockRuntimeHook), self.log, model_id=self.deployment["deployment_id"]
-        )
+        try:
+            return steps.smoke_test(plan, self._store(plan), self.deployment, log=self.log)
+        except SmokeTestFailed as error:
+            raise AirflowException(str(error)) from error
 
 
 class NovaTeardownOperator(_NovaShipOperator):
     """
     Leave nothing of the run behind that costs money: an Airflow teardown task, safe to run at any point.
 
-    ``local``: :func:`nova_dpo.pipeline.steps.teardown` stops the run's unfinished jobs and deletes its
-    deployment. ``sagemaker``:
+    :func:`nova_dpo.pipeline.steps.teardown`, on the run's platform and model store:
 
     * stops each of ``job_names`` (and the retry attempts ``<name>-a2``, ... the platform submitted) that is
-      still InProgress;
+      still running;
     * deletes the run's ephemeral deployment: the one in ``deployment``, else the one of the deterministic
-      name that a failed deploy may have left (on-demand deployment or provisioned throughput);
-    * deletes imported models of the family (``nova-dpo-<family>-``) beyond ``plan.ship.keep_models``,
-      never the champion named in ``{root}/registry/<family>/champion.json``.
+      name that a failed deploy may have left (on Bedrock: on-demand deployment or provisioned throughput);
+    * deletes imported models of the family beyond ``plan.ship.keep_models``, never the champion.
 
     Whatever does not exist is skipped. Every action is attempted and logged; if any fails, the task fails
     afterwards, naming them.
@@ -477,7 +371,19 @@ class NovaTeardownOperator(_NovaShipOperator):
         self.deployment = deployment
 
     def execute(self, context: Context) -> dict[str, Any]:
-        result = super().execute(context)
+        from nova_dpo.pipeline import steps
+
+        plan = self._checked_plan()
+        try:
+            result = steps.teardown(
+                plan,
+                lambda: self._platform(plan),
+                self._store(plan),
+                self._job_names(plan),
+                self.deployment or {},
+            )
+        except steps.TeardownIncomplete as error:
+            raise AirflowException(str(error)) from error
         failed = self._failed_tasks(context)
         if failed:
             raise AirflowFailException(
@@ -505,124 +411,26 @@ class NovaTeardownOperator(_NovaShipOperator):
         names = [self.job_names] if isinstance(self.job_names, str) else list(self.job_names)
         return [name for name in names if name]
 
-    def execute_local(self, plan: RunPlan, context: Context) -> dict[str, Any]:
-        from nova_dpo.pipeline import steps
+    def _platform(self, plan: RunPlan) -> Platform:
+        from nova_dpo.platforms.factory import build_platform
 
-        # Local models are pruned when a new champion is published.
-        return {**steps.teardown(plan, self._job_names(plan)), "pruned_models": []}
+        return build_platform(plan.platform, root=plan.storage.root, aws=self.aws_client)
 
-    def execute_sagemaker(self, plan: RunPlan, context: Context) -> dict[str, Any]:
-        result: dict[str, list[str]] = {"stopped": [], "deleted_deployments": [], "pruned_models": []}
-        failures: list[str] = []
-        names = self._job_names(plan)
-        try:
-            platform = self._platform() if names else None
-        except Exception as error:
-            self.log.exception("Could not reach SageMaker to stop the jobs %s.", names)
-            failures.append(f"stop jobs {names}: {error}")
-            names = []
-        for name in names:
-            try:
-                result["stopped"] += self._stop_job(platform, name)
-            except Exception as error:
-                self.log.exception("Could not stop job %s.", name)
-                failures.append(f"stop job {name}: {error}")
-        try:
-            result["deleted_deployments"] += self._delete_deployment(plan, context)
-        except Exception as error:
-            self.log.exception("Could not delete the run's deployment.")
-            failures.append(f"delete deployment: {error}")
-        try:
-            result["pruned_models"] += self._prune(plan, context)
-        except Exception as error:
-            self.log.exception("Could not prune the imported models.")
-            failures.append(f"prune models: {error}")
 
-        self.log.info(
-            "Teardown: stopped %s; deleted deployments %s; pruned models %s.",
-            result["stopped"] or "none",
-            result["deleted_deployments"] or "none",
-            result["pruned_models"] or "none",
-        )
-        if failures:
-            raise AirflowException(f"Teardown left {len(failures)} thing(s) undone: " + "; ".join(failures))
-        return result
+def _failure(describe: Any) -> Any:
+    """A store's description of a failed resource, as the task's permanent failure."""
 
-    def _platform(self) -> Any:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-        from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
+    def failed(description: dict[str, Any]) -> AirflowFailException:
+        return AirflowFailException(str(describe(description)))
 
-        from nova_dpo.platforms.sagemaker import SageMakerPlatform
+    return failed
 
-        hook_arguments = {"aws_conn_id": self.aws_conn_id, "region_name": self.region_name}
-        return SageMakerPlatform(SageMakerHook(**hook_arguments).conn, S3Hook(**hook_arguments).conn)
 
-    def _stop_job(self, platform: Any, name: str) -> list[str]:
-        """Stop the job ``name``'s running attempt; the names of the jobs stopped."""
-        from nova_dpo.platforms.base import JobNotFoundError, JobRef, JobStatus
-        from nova_dpo.platforms.naming import attempt_job_name
-        from nova_dpo.platforms.sagemaker import PLATFORM
+def _failure_of(look: Any) -> Any:
+    """A store's look at a resource after a broken wait: its permanent failure when it failed, else None."""
 
-        stopped = []
-        # The platform retries a Failed or Stopped job as <name>-a2, -a3, ...: only the last attempt may run.
-        for attempt in itertools.count(1):
-            attempt_name = attempt_job_name(name, attempt)
-            ref = JobRef(platform=PLATFORM, name=attempt_name, handle=attempt_name)
-            try:
-                state = platform.describe(ref)
-            except JobNotFoundError:
-                if attempt == 1:
-                    self.log.info("Job %s does not exist: nothing to stop.", ref.name)
-                break
-            if state.status in (JobStatus.FAILED, JobStatus.STOPPED):
-                self.log.info("Job %s is %s.", ref.name, state.status.value)
-                continue
-            if state.status is JobStatus.IN_PROGRESS:
-                platform.stop(ref)
-                self.log.info("Stopped job %s.", ref.name)
-                stopped.append(ref.name)
-            else:
-                self.log.info("Job %s is %s: nothing to stop.", ref.name, state.status.value)
-            break
-        return stopped
+    def failure_of(identifier: str) -> AirflowFailException | None:
+        failure = look(identifier)
+        return AirflowFailException(str(failure)) if failure is not None else None
 
-    def _delete_deployment(self, plan: RunPlan, context: Context) -> list[str]:
-        from nova_dpo_airflow.hooks.bedrock_custom_model import BedrockCustomModelHook
-        from nova_dpo_airflow.operators.bedrock_custom_model import (
-            DEPLOYMENT_DELETED,
-            THROUGHPUT_DELETED,
-            delete_resource,
-        )
-
-        deployment = self.deployment or {}
-        if not deployment and not plan.ship.deploy:
-            self.log.info("deploy is off for this run: no deployment to delete.")
-            return []
-        # Without the deploy step's result (it failed or was skipped), look for the name it would have used.
-        identifier = deployment.get("deployment_id") or smoke_deployment_name(plan)
-        kind = deployment.get("kind") or serving_kind(plan)
-        gone = THROUGHPUT_DELETED if kind == PROVISIONED else DEPLOYMENT_DELETED
-        # Deletion stops the billing at once; waiting until it is gone would only hold a worker slot.
-        hook = self._hook(BedrockCustomModelHook)
-        deleted = delete_resource(hook, self.log, gone, identifier, ignore_missing=True)
-        return [deployment.get("deployment_name") or smoke_deployment_name(plan)] if deleted else []
-
-    def _prune(self, plan: RunPlan, context: Context) -> list[str]:
-        from airflow.sdk import ObjectStoragePath
-
-        from nova_dpo.pipeline import steps
-        from nova_dpo.pipeline.run import MODEL_NAME_PREFIX
-        from nova_dpo_airflow.hooks.bedrock_custom_model import BedrockCustomModelHook
-        from nova_dpo_airflow.operators.bedrock_custom_model import prune_custom_models
-
-        # An unreadable champion record raises here, before anything is deleted.
-        champion = steps.read_champion(plan, lambda uri: ObjectStoragePath(uri, conn_id=self.aws_conn_id))
-        protect = [champion[key] for key in ("model_name", "model_id") if champion and champion.get(key)]
-        self.log.info("Champion of %s: %s.", plan.family, protect[0] if protect else "none yet")
-        return prune_custom_models(
-            self._hook(BedrockCustomModelHook),
-            self.log,
-            name_prefix=f"{MODEL_NAME_PREFIX}-{plan.family}-",
-            keep=plan.ship.keep_models,
-            protect=protect,
-        )
+    return failure_of

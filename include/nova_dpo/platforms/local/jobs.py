@@ -385,11 +385,7 @@ class LocalJobRunner:
         )
 
     def _existing_job_dir(self, ref: JobRef) -> Path:
-        if ref.platform != PLATFORM:
-            raise ValueError(
-                f"Job {ref.name!r} belongs to the {ref.platform!r} platform, not to {PLATFORM!r}."
-            )
-        job_dir = self.job_dir(ref.name)
+        job_dir = self.job_dir(ref.check_platform(PLATFORM))
         if not (job_dir / JOB_FILE).exists():
             raise JobNotFoundError(f"There is no local job named {ref.name!r} under {self.jobs_dir}.")
         return job_dir

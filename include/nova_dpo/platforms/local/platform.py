@@ -175,6 +175,10 @@ class LocalPlatform:
 
     # ----------------------------------------------------------------------------------- describe, stop
 
+    def ref(self, name: str) -> JobRef:
+        """The reference of the local job called ``name``."""
+        return self.runner.ref(name)
+
     def describe(self, ref: JobRef) -> JobState:
         """The job's state; a job whose process died is Failed, with the end of its log as the reason.
 

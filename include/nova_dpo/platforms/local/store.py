@@ -59,6 +59,9 @@ class LocalModelStore:
     :param runtime: runs a stored model (see the module docstring); without it, ``invoke`` is refused.
     """
 
+    #: A model's record keeps its evaluation metrics, for the next run's gate.
+    keeps_metrics = True
+
     def __init__(self, root: str | os.PathLike[str], *, runtime: ChatRuntime | None = None) -> None:
         self.root = Path(root).absolute()
         self.models_dir = self.root / "models"
@@ -245,9 +248,11 @@ class LocalModelStore:
 
     # ------------------------------------------------------------------------------------------ deployments
 
-    def deploy(self, name_or_id: str, deployment_name: str | None = None) -> Deployment:
+    def deploy(
+        self, name_or_id: str, deployment_name: str | None = None, *, description: str | None = None
+    ) -> Deployment:
         """Make a model invocable as ``deployment_name`` (default: the model's name). Deploying again under
-        the same name returns the existing deployment."""
+        the same name returns the existing deployment. A local deployment keeps no ``description``."""
         record = self.get_model(name_or_id)
         if record.status is not ModelStatus.ACTIVE:
             raise ValueError(
@@ -294,11 +299,14 @@ class LocalModelStore:
             if (data := read_json(path)) is not None
         ]
 
-    def delete_deployment(self, name: str) -> None:
-        """Delete a deployment; a no-op when there is none."""
-        (self.deployments_dir / f"{validate_model_name(name, 'deployment name')}.json").unlink(
-            missing_ok=True
-        )
+    def delete_deployment(self, name: str) -> bool:
+        """Delete a deployment; False (and nothing done) when there is none."""
+        path = self.deployments_dir / f"{validate_model_name(name, 'deployment name')}.json"
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
 
     def _deployment(self, name: str) -> Deployment | None:
         if not name or "/" in name or os.sep in name or name.startswith("."):

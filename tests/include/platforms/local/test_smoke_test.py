@@ -22,4 +22,4 @@ def test_a_model_that_does_not_call_the_tool_fails_the_local_smoke_test(tiny_mod
     store.deploy(record.model_id, "nova-dpo-micro-smoke-dep")
 
     with pytest.raises(SmokeTestFailed, match=r"nova-dpo-micro-smoke-dep.*get_current_weather"):
-        steps.smoke_test_local(plan, {"deployment_name": "nova-dpo-micro-smoke-dep"})
+        steps.smoke_test(plan, store, {"deployment_id": "nova-dpo-micro-smoke-dep"})
