@@ -47,7 +47,7 @@ from nova_dpo.platforms.base import (
     Platform,
     TrainingJob,
 )
-from nova_dpo.platforms.factory import LOCAL, PLATFORMS, SAGEMAKER, build_platform, local_root
+from nova_dpo.platforms.factory import LOCAL, PLATFORMS, SAGEMAKER, build_platform, platform_traits
 from nova_dpo.platforms.local.model import DEFAULT_BASE_MODEL
 from nova_dpo.platforms.naming import AttemptsExhaustedError
 from nova_dpo.platforms.naming import job_name as derive_job_name
@@ -285,7 +285,7 @@ class NovaJobBaseOperator(BaseOperator):
             return outputs
         else:
             outputs = platform.outputs(ref, destination)
-        if platform.name == SAGEMAKER and any(
+        if platform_traits(platform.name).object_storage and any(
             str(getattr(outputs, key) or "").startswith("file://") for key in PUBLISHED_FIELDS
         ):
             self.log.warning(
@@ -487,7 +487,7 @@ class NovaJobBaseOperator(BaseOperator):
         text = str(self.results_dir)
         if not _is_object_store(text):
             return local_path(text)
-        if platform_name != SAGEMAKER:
+        if not platform_traits(platform_name).object_storage:
             raise ValueError(
                 f"results_dir must be a folder on the local platform (a path or file:// URI), not {text!r}: "
                 "local jobs and the tasks that read their outputs share the platform's folder (NOVA_DPO_HOME)."
@@ -503,7 +503,7 @@ class NovaJobBaseOperator(BaseOperator):
     def _common_job_args(self, name: str, platform_name: str) -> dict[str, Any]:
         return {
             "name": name,
-            "output_uri": (self.output_path or "") if platform_name == SAGEMAKER else "",
+            "output_uri": (self.output_path or "") if platform_traits(platform_name).object_storage else "",
             "local": dict(self.local_options or {}),
             "instance_type": self.instance_type or None,
             "instance_count": int(self.instance_count) if self.instance_count else 1,
@@ -515,32 +515,33 @@ class NovaJobBaseOperator(BaseOperator):
     def _default_model(self, platform_name: str, recipe: ResolvedRecipe) -> str:
         if self.base_model:
             return self.base_model
-        if platform_name == SAGEMAKER:
+        if platform_traits(platform_name).trains_recipe_model:
             return recipe.config["run"]["model_name_or_path"]
         return DEFAULT_BASE_MODEL
 
     def _get_platform(self, platform_name: str) -> Platform:
         if self._platform is not None and self._platform.name == platform_name:
             return self._platform
-        if platform_name == SAGEMAKER:
-            from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-            s3_hook = S3Hook(**self._hook_parameters)
-            self._platform = build_platform(
-                SAGEMAKER,
-                # None: the region of the hook's client, which is the connection's.
-                region=self.region_name,
-                role_arn=self.role,
-                output_path=self.output_path,
-                sagemaker_client=self.hook.conn,
-                s3_client=s3_hook.conn,
-                relaxed=self._relaxed(),
-            )
-        else:
-            self._platform = build_platform(
-                LOCAL, root=local_root(self.local_root), credentials=self.job_credentials()
-            )
+        self._platform = build_platform(
+            platform_name,
+            root=self.local_root or None,
+            # None: the region of the hook's client, which is the connection's.
+            region=self.region_name,
+            role_arn=self.role,
+            output_path=self.output_path,
+            relaxed=self._relaxed(),
+            credentials=self.job_credentials() or None,
+            aws=self._aws_client,
+        )
         return self._platform
+
+    def _aws_client(self, service: str) -> Any:
+        """The SageMaker client of this task's hook, or an S3 client on the same connection settings."""
+        if service == "sagemaker":
+            return self.hook.conn
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        return S3Hook(**self._hook_parameters).conn
 
     def job_credentials(self) -> dict[str, str]:
         """What a local job finds in its environment (see :mod:`nova_dpo.platforms.local.credentials`)."""
