@@ -808,7 +808,7 @@ class NovaEvaluationOperator(NovaJobBaseOperator):
         options = dict(self.local_options or {})
         if not self.judge_conn_id:
             return options
-        if task != "llm_judge" or platform_name != LOCAL:
+        if task != "llm_judge" or not platform_traits(platform_name).judges_locally:
             raise ValueError(
                 f"judge_conn_id names the judge of a local llm_judge job; this is a {task} job on the "
                 f"{platform_name} platform (Nova's llm_judge judges with its own model)."
