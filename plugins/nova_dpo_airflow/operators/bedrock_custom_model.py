@@ -10,15 +10,14 @@ Every create is idempotent across task retries: the operator first looks for the
 attaches to it, and the create call carries a client request token derived from the request, so a retry
 after a lost response cannot create a second model or deployment.
 
-The calls themselves (``CustomModelImport``, ``CustomModelDeployment``, ``converse_smoke_test``,
-``delete_resource``, ``prune_custom_models``) and the wait after them (``BedrockWait``: in the worker, or
-deferred to a trigger) are shared with the ship operators (``operators/ship.py``), which make the same calls
-through the same hooks for the run's plan.
+The calls themselves are :class:`~nova_dpo.platforms.bedrock_store.BedrockModelStore`'s, on the hook's client,
+the same store the ship operators (``operators/ship.py``) use for a run's plan; the wait after them
+(``BedrockWait``: in the worker, or deferred to a trigger) is shared with those operators too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -133,15 +132,18 @@ def wait_or_defer(
     wait: BedrockWait,
     identifier: str,
     on_failure: Callable[[dict[str, Any]], Exception] | None = None,
+    *,
+    connection: Mapping[str, str | None] | None = None,
 ) -> None:
     """
     Wait until the resource ``identifier`` is in ``wait``'s state: defer ``operator`` if it is deferrable.
 
     ``operator`` is the task that waits: its ``deferrable``, ``waiter_delay`` and ``waiter_max_attempts``
     (``None``: the wait's default) and connection settings (``aws_conn_id``, ``region_name``, and
-    ``verify`` and ``botocore_config`` where it has them) choose how. A deferred task resumes in its
-    ``execute_complete``, which calls :func:`completed_wait`. ``on_failure`` turns the last description of a
-    resource that failed while the worker waited into the task's error.
+    ``verify`` and ``botocore_config`` where it has them) choose how; ``connection`` (``aws_conn_id`` and
+    ``region_name``), where given, names the Bedrock connection instead of the operator's. A deferred task
+    resumes in its ``execute_complete``, which calls :func:`completed_wait`. ``on_failure`` turns the last
+    description of a resource that failed while the worker waited into the task's error.
     """
     waiter_delay = wait.waiter_delay if operator.waiter_delay is None else operator.waiter_delay
     waiter_max_attempts = (
@@ -151,8 +153,7 @@ def wait_or_defer(
         **{wait.argument: identifier},
         waiter_delay=waiter_delay,
         waiter_max_attempts=waiter_max_attempts,
-        aws_conn_id=operator.aws_conn_id,
-        region_name=operator.region_name,
+        **(connection or {"aws_conn_id": operator.aws_conn_id, "region_name": operator.region_name}),
         verify=getattr(operator, "verify", None),
         botocore_config=getattr(operator, "botocore_config", None),
     )
