@@ -16,6 +16,7 @@ from nova_dpo.data.synthesize import (
     FILE_NAME,
     TOOLS,
     SyntheticExample,
+    catalogue,
     synthesize_examples,
     synthesize_rows,
     write_synthetic,
@@ -88,6 +89,31 @@ def test_tool_definition_has_the_when2call_schema(tool: synthesize.ToolSpec) -> 
         if "enum" in schema and "default" in schema:
             assert schema["default"] in schema["enum"], name
     assert len(tool.questions) >= 4
+
+
+DOOR_ARGUMENT = {
+    "kind": "required",
+    "name": "door",
+    "type": "string",
+    "description": "Which door.",
+    "sample": ["one_of", "DOORS"],
+    "ask": "Which door?",
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"sample": ["one_of", "NO_SUCH_POOL"]}, "no value pool"),
+        ({"sample": ["one_of"]}, "not a sampler"),
+        ({"sample": ["no_such_sampler", 1]}, "not a sampler"),
+        ({"kind": "no_such_kind"}, "needs a kind"),
+    ],
+)
+def test_a_catalogue_argument_that_does_not_build_says_why(change: dict, message: str) -> None:
+    assert catalogue._param(DOOR_ARGUMENT).name == "door"
+    with pytest.raises(ValueError, match=message):
+        catalogue._param(DOOR_ARGUMENT | change)
 
 
 # ---- the behaviours ------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """What a catalogue tool is: its arguments, its When2Call definition, and the checks every entry passes.
 
-:mod:`~nova_dpo.data.synthesize.catalogue` lists the tools with the builders here (``tool``, ``required``,
-``optional``, ...); each entry is checked when the catalogue is built, so a mistake fails at import rather
-than as a wrong row.
+The tools of :mod:`~nova_dpo.data.synthesize.catalogue` are built with the builders here (``tool``,
+``required``, ``optional``, ...); each entry is checked when the catalogue is built, so a mistake fails at
+import rather than as a wrong row.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ class Param:
         return schema
 
 
-def required(name: str, type_: str, description: str, sample: Sampler, ask: str) -> Param:
-    return Param(name, type_, description, sample, required=True, ask=ask)
+def required(name: str, type: str, description: str, sample: Sampler, ask: str) -> Param:
+    return Param(name, type, description, sample, required=True, ask=ask)
 
 
 def required_choice(name: str, description: str, enum: tuple[str, ...], ask: str) -> Param:
@@ -60,7 +60,7 @@ def required_choice(name: str, description: str, enum: tuple[str, ...], ask: str
 
 def optional(
     name: str,
-    type_: str,
+    type: str,
     description: str,
     sample: Sampler,
     phrase: str,
@@ -70,7 +70,7 @@ def optional(
 ) -> Param:
     return Param(
         name,
-        type_,
+        type,
         description,
         sample,
         required=False,

@@ -41,6 +41,8 @@ EMAILS = tuple(
 )
 DATES = tuple((dt.date(2026, 1, 1) + dt.timedelta(days=offset)).isoformat() for offset in range(365))
 DATE_INDEX = {date: index for index, date in enumerate(DATES)}
+# First days of a leave: none in the year's last five weeks.
+LEAVE_START_DATES = DATES[:330]
 TIMES = tuple(f"{hour:02d}:{minute:02d}" for hour in range(7, 22) for minute in (0, 15, 30, 45))
 TICKERS = (
     "AAPL", "MSFT", "GOOGL", "AMZN", "NVDA", "TSLA", "META", "NFLX", "INTC", "AMD", "IBM", "ORCL", "CRM",
@@ -210,7 +212,6 @@ TASKS = (
     "renew my passport", "take my medication", "book the car service", "send mom a birthday card",
     "submit the expense report", "buy groceries", "back up my laptop", "return the library books",
 )  # fmt: skip
-DIGITS = "0123456789"
 
 # --------------------------------------------------------------------------------------------------------
 # Wording of the answers.
