@@ -72,10 +72,17 @@ def nova_dpo_pipeline() -> None:
         from airflow.sdk.exceptions import AirflowFailException
 
         from nova_dpo.pipeline.run import PlanError, resolve_run
+        from nova_dpo_airflow.operators.ship import aws_connection_region
 
         when = logical_date or dag_run.run_after
         try:
-            plan = resolve_run(dict(params), dag_id=DAG_ID, run_id=dag_run.run_id, logical_date=when)
+            plan = resolve_run(
+                dict(params),
+                dag_id=DAG_ID,
+                run_id=dag_run.run_id,
+                logical_date=when,
+                connection_region=aws_connection_region,
+            )
         except PlanError as err:
             raise AirflowFailException(f"invalid params: {err}") from err
         return plan.to_dict()

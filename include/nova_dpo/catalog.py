@@ -3,8 +3,8 @@
 Sources (see the project's reference notes): the SageMaker HyperPod recipes repository
 (``launcher/recipe_templatization/nova/nova_metadata.json`` for instance types,
 ``nova_regional_parameters.json`` for images, the recipe files for replica sets), the Nova Forge SDK for the
-LLM-judge image, and the AWS "Fine-tune Nova 1.0" and "Direct Preference Optimization (DPO)" guides for
-instance counts.
+LLM-judge image, the AWS "Fine-tune Nova 1.0" and "Direct Preference Optimization (DPO)" guides for
+instance counts, and the Amazon Bedrock user guide for the regions that import and serve the trained models.
 
 The recipe validator (``nova_dpo.recipes.ranges``) builds its ``run.replicas`` rules from
 :data:`RECIPES`, and the request builder checks instance types and counts against it, so a count is
@@ -29,6 +29,21 @@ IMAGE_REGISTRIES: dict[str, str] = {
     "ap-northeast-1": "878185805882.dkr.ecr.ap-northeast-1.amazonaws.com",
 }
 SUPPORTED_REGIONS: tuple[str, ...] = tuple(IMAGE_REGISTRIES)
+
+# Where Amazon Bedrock takes a SageMaker-trained Nova model, which need not be where it was trained: the
+# pipeline's Bedrock calls have a region of their own (env NOVA_DPO_BEDROCK_REGION, checked in resolve_run).
+# - Import (CreateCustomModel): the Bedrock user guide, "Import a SageMaker AI-trained Amazon Nova model"
+#   (docs.aws.amazon.com/bedrock/latest/userguide/create-custom-model-from-existing.html): by API only, in
+#   US East (N. Virginia) only (the project's reference notes, nova-facts.md §5). Provisioned throughput serves
+#   an imported model in the region it was imported to, so a full-rank model is served there too.
+# - On-demand deployment (CreateCustomModelDeployment, for LoRA models): the Bedrock user guide, "Deploy a
+#   custom model for on-demand inference" (docs.aws.amazon.com/bedrock/latest/userguide/
+#   deploy-custom-model-on-demand.html): "You can deploy a custom model for on-demand inference in the
+#   following Regions: US East (N. Virginia)", base models Nova Lite, Micro and Pro.
+# The Nova guide's "Nova Forge Region Availability" says the same of US West (Oregon): "Amazon Bedrock
+# inference is not available in US West (Oregon) ... copy your model to US East (N. Virginia)".
+BEDROCK_IMPORT_REGIONS: tuple[str, ...] = ("us-east-1",)
+BEDROCK_ON_DEMAND_REGIONS: tuple[str, ...] = ("us-east-1",)
 
 # The image (repository:tag) that runs a recipe, by (task, model generation). Nova 2.0 has no entry: the
 # project ships Nova 1.0 recipes only, and recipe validation refuses a Nova 2.0 model_type.

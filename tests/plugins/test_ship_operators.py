@@ -43,6 +43,7 @@ from nova_dpo_airflow.operators.ship import (
     NovaImportModelOperator,
     NovaSmokeTestOperator,
     NovaTeardownOperator,
+    aws_connection_region,
 )
 from nova_dpo_airflow.triggers.bedrock_custom_model import (
     BedrockCustomModelActiveTrigger,
@@ -473,9 +474,10 @@ class TestDeployOnSageMaker:
             task_id="deploy", plan=plan, imported=imported_model(plan), **{**NO_WAIT, **kwargs}
         )
 
-    @pytest.mark.parametrize("deferrable", [False, True])
-    def test_lora_is_deployed_on_demand(self, bedrock, s3_plan, deferrable):
-        name = smoke_name(s3_plan)
+    @staticmethod
+    def expect_on_demand(bedrock: Stubber, plan: dict) -> None:
+        """Queue the look for the smoke-test deployment (none) and its creation."""
+        name = smoke_name(plan)
         bedrock.add_response(
             "list_custom_model_deployments", {"modelDeploymentSummaries": []}, {"nameContains": name}
         )
@@ -489,6 +491,11 @@ class TestDeployOnSageMaker:
                 "clientRequestToken": client_request_token("deploy", name, MODEL_ARN),
             },
         )
+
+    @pytest.mark.parametrize("deferrable", [False, True])
+    def test_lora_is_deployed_on_demand(self, bedrock, s3_plan, deferrable):
+        name = smoke_name(s3_plan)
+        self.expect_on_demand(bedrock, s3_plan)
         op = self.operator(s3_plan, deferrable=deferrable)
         expected = {
             "deployment_name": name,
@@ -605,7 +612,8 @@ class TestDeployOnSageMaker:
             self.operator(plan).execute({})
 
 
-def test_smoke_test_calls_the_deployment(runtime, s3_plan, capsys, caplog):
+def expect_smoke_test(runtime: Stubber) -> None:
+    """Queue the deployment's answer to the smoke test: a call of the offered tool."""
     answer = '{"name": "get_current_weather", "parameters": {"city": "Paris", "unit": "celsius"}}'
     runtime.add_response(
         "converse",
@@ -617,6 +625,10 @@ def test_smoke_test_calls_the_deployment(runtime, s3_plan, capsys, caplog):
         },
         {"modelId": DEPLOYMENT_ARN, "messages": ANY, "system": ANY, "inferenceConfig": ANY},
     )
+
+
+def test_smoke_test_calls_the_deployment(runtime, s3_plan, capsys, caplog):
+    expect_smoke_test(runtime)
     deployment = {
         "deployment_name": smoke_name(s3_plan),
         "deployment_id": DEPLOYMENT_ARN,
@@ -784,3 +796,143 @@ class TestTeardownOnSageMaker:
         # No model was listed or deleted without knowing the champion (the Stubber expects no such call).
         assert f"stop job {training_job}" in str(error.value)
         assert "prune models: no s3:GetObject" in str(error.value)
+
+
+# -------------------------------------------------------------------- Bedrock's own connection and region
+
+BEDROCK_CONN = "nova_dpo_bedrock_east"
+BEDROCK_REGION = "us-east-1"
+
+
+@pytest.fixture
+def bedrock_apart(monkeypatch):
+    """Bedrock on a connection of its own (env NOVA_DPO_BEDROCK_CONN_ID), whose own region is eu-west-1, in
+    us-east-1 (env NOVA_DPO_BEDROCK_REGION). A hook's client is the one of its (service, connection, region),
+    under botocore's Stubber; asking for one on any other connection or region fails the test. The stubbers
+    by service."""
+    extra = {"region_name": "eu-west-1"}
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_{BEDROCK_CONN.upper()}", json.dumps({"conn_type": "aws", "extra": extra})
+    )
+    monkeypatch.setenv("NOVA_DPO_BEDROCK_CONN_ID", BEDROCK_CONN)
+    monkeypatch.setenv("NOVA_DPO_BEDROCK_REGION", BEDROCK_REGION)
+    clients = {
+        (service, BEDROCK_CONN, BEDROCK_REGION): boto3.client(service, region_name=BEDROCK_REGION)
+        for service in ("bedrock", "bedrock-runtime")
+    }
+
+    def conn(hook):
+        key = (hook.client_type, hook.aws_conn_id, hook.region_name)
+        assert key in clients, f"a {key[0]} client on connection {key[1]} in {key[2]}"
+        return clients[key]
+
+    stubbers = {service: Stubber(client) for (service, _, _), client in clients.items()}
+    with (
+        stubbers["bedrock"],
+        stubbers["bedrock-runtime"],
+        mock.patch.object(BedrockHook, "conn", property(conn)),
+        mock.patch.object(BedrockRuntimeHook, "conn", property(conn)),
+    ):
+        yield stubbers
+        for stubber in stubbers.values():
+            stubber.assert_no_pending_responses()
+
+
+def test_the_region_of_a_connection_is_its_own_else_the_environments(monkeypatch):
+    """What resolve_run is told of the Bedrock connection's region in the DAG (aws_connection_region)."""
+    extra = {"region_name": "ap-northeast-1"}
+    monkeypatch.setenv("AIRFLOW_CONN_NOVA_DPO_TOKYO", json.dumps({"conn_type": "aws", "extra": extra}))
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+
+    assert aws_connection_region("nova_dpo_tokyo") == "ap-northeast-1"
+    assert aws_connection_region("nova_dpo_no_such_connection") == "us-west-2"
+
+
+class TestBedrockConnection:
+    @staticmethod
+    def assert_on_bedrock_connection(trigger) -> None:
+        assert (trigger.aws_conn_id, trigger.region_name) == (BEDROCK_CONN, BEDROCK_REGION)
+
+    def test_import_calls_and_waits_for_bedrock_on_its_connection_in_its_region(self, bedrock_apart):
+        plan = make_plan("sagemaker", "s3://bucket-one/root")
+        TestImportOnSageMaker.expect_create(bedrock_apart["bedrock"], plan)
+        op = TestImportOnSageMaker.operator(plan, deferrable=True)
+
+        with pytest.raises(TaskDeferred) as deferred:
+            op.execute({})
+
+        assert (plan["ship"]["bedrock_conn_id"], plan["ship"]["bedrock_region"]) == (
+            BEDROCK_CONN,
+            BEDROCK_REGION,
+        )
+        self.assert_on_bedrock_connection(deferred.value.trigger)
+
+    def test_a_wait_in_the_worker_polls_bedrock_on_its_connection(self, bedrock_apart):
+        plan = make_plan("sagemaker", "s3://bucket-one/root")
+        TestImportOnSageMaker.expect_create(bedrock_apart["bedrock"], plan)
+        active = {
+            "modelArn": MODEL_ARN,
+            "modelName": plan["ship"]["model_name"],
+            "creationTime": CREATED,
+            "modelStatus": "Active",
+        }
+        bedrock_apart["bedrock"].add_response("get_custom_model", active, {"modelIdentifier": MODEL_ARN})
+
+        imported = TestImportOnSageMaker.operator(plan, deferrable=False).execute({})
+
+        assert imported["model_id"] == MODEL_ARN
+
+    def test_deploy_and_smoke_test_use_the_bedrock_connection(self, bedrock_apart):
+        plan = make_plan("sagemaker", "s3://bucket-one/root")
+        TestDeployOnSageMaker.expect_on_demand(bedrock_apart["bedrock"], plan)
+        expect_smoke_test(bedrock_apart["bedrock-runtime"])
+        op = TestDeployOnSageMaker.operator(plan, deferrable=True)
+
+        with pytest.raises(TaskDeferred) as deferred:
+            op.execute({})
+        deployment = op.execute_complete({}, {"status": "success", "deployment_arn": DEPLOYMENT_ARN})
+        smoke = NovaSmokeTestOperator(task_id="smoke_test", plan=plan, deployment=deployment).execute({})
+
+        self.assert_on_bedrock_connection(deferred.value.trigger)
+        assert smoke["passed"] is True
+
+    def test_teardown_stops_jobs_on_the_tasks_connection_and_deletes_on_bedrocks(
+        self, bedrock_apart, moto_server, s3_root, monkeypatch
+    ):
+        """SageMaker and the storage root stay on the task's connection (moto's, in its region); only the
+        Bedrock calls move."""
+        conn_id = TestTeardownOnSageMaker.CONN_ID
+        extra = {"endpoint_url": moto_server, "region_name": REGION}
+        monkeypatch.setenv(
+            f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps({"conn_type": "aws", "extra": extra})
+        )
+        plan = make_plan("sagemaker", str(s3_root))
+        sagemaker = boto3.client("sagemaker", region_name=REGION)
+
+        def sagemaker_conn(hook):
+            assert (hook.aws_conn_id, hook.region_name) == (conn_id, REGION)
+            return sagemaker
+
+        with (
+            Stubber(sagemaker) as stubber,
+            mock.patch.object(SageMakerHook, "conn", property(sagemaker_conn)),
+        ):
+            expect_describe(stubber, plan["training"]["job_name"], "Completed")
+            bedrock_apart["bedrock"].add_response(
+                "delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": DEPLOYMENT_ARN}
+            )
+            bedrock_apart["bedrock"].add_response(
+                "list_custom_models", {"modelSummaries": []}, TestTeardownOnSageMaker.LIST
+            )
+            deployment = {"deployment_name": smoke_name(plan), "deployment_id": DEPLOYMENT_ARN}
+
+            result = NovaTeardownOperator(
+                task_id="teardown",
+                plan=plan,
+                aws_conn_id=conn_id,
+                job_names=[plan["training"]["job_name"]],
+                deployment=deployment,
+            ).execute({})
+
+            stubber.assert_no_pending_responses()
+        assert result["deleted_deployments"] == [smoke_name(plan)]

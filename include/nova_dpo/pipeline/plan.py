@@ -131,6 +131,9 @@ class ShipPlan:
     :param model_name: the imported model's name (import is idempotent by it).
     :param deployment_name: the ephemeral deployment the smoke test calls and teardown removes.
     :param import_role_arn: the role Bedrock reads the checkpoint with (sagemaker only).
+    :param bedrock_region: the region of every Bedrock call (import, deployment, ``Converse``, deletes), checked
+        to offer the import (sagemaker only).
+    :param bedrock_conn_id: the Airflow AWS connection of the Bedrock calls (sagemaker only).
     """
 
     approval_required: bool
@@ -139,6 +142,8 @@ class ShipPlan:
     model_name: str
     deployment_name: str
     import_role_arn: str | None = None
+    bedrock_region: str | None = None
+    bedrock_conn_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -167,6 +172,12 @@ class RunPlan:
     dataset: DatasetPlan
     gate: GateRules
     ship: ShipPlan
+
+    @property
+    def full_rank(self) -> bool:
+        """The candidate is a full-rank model, served on provisioned throughput (a LoRA one is deployed on
+        demand)."""
+        return self.technique != "lora"
 
     @property
     def job_names(self) -> list[str]:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+from collections.abc import Callable
 from typing import Any
 
+from nova_dpo.catalog import BEDROCK_IMPORT_REGIONS, BEDROCK_ON_DEMAND_REGIONS
 from nova_dpo.gate_rules import GateRules
 from nova_dpo.pipeline import param_checks
 from nova_dpo.pipeline.param_checks import PlanError
@@ -29,7 +31,15 @@ from nova_dpo.platforms.factory import PlatformTraits, platform_traits
 
 ROLE_ENV = "NOVA_DPO_ROLE_ARN"
 IMPORT_ROLE_ENV = "NOVA_DPO_IMPORT_ROLE_ARN"
+#: The deployment's Bedrock settings: the region of the Bedrock calls (default: the region of their connection)
+#: and their Airflow AWS connection (default: the one SageMaker jobs and storage use).
+BEDROCK_REGION_ENV = "NOVA_DPO_BEDROCK_REGION"
+BEDROCK_CONN_ENV = "NOVA_DPO_BEDROCK_CONN_ID"
+DEFAULT_AWS_CONN_ID = "aws_default"
 MODEL_NAME_PREFIX = "nova-dpo"
+
+#: ``connection_region(conn_id)``: the region an AWS connection's clients use when given none; None if unknown.
+ConnectionRegion = Callable[[str], str | None]
 
 
 def select_training_recipe(family: str, technique: str, instance_type: str | None) -> str:
@@ -115,12 +125,23 @@ def run_key(logical_date: dt.datetime, run_id: str) -> str:
     return f"{logical_date:%Y%m%dT%H%M%S}-{digest}"
 
 
-def resolve_run(params: dict[str, Any], *, dag_id: str, run_id: str, logical_date: dt.datetime) -> RunPlan:
+def resolve_run(
+    params: dict[str, Any],
+    *,
+    dag_id: str,
+    run_id: str,
+    logical_date: dt.datetime,
+    connection_region: ConnectionRegion | None = None,
+) -> RunPlan:
     """Validate the params of a run and decide everything that does not need the data.
 
     :param params: the run's params (missing ones take the trigger form's defaults).
+    :param connection_region: the region of an AWS connection (Airflow: the connection's ``region_name``, else
+        boto3's default), asked for the Bedrock connection's when env ``NOVA_DPO_BEDROCK_REGION`` is unset, on
+        a platform that ships to Bedrock only. Default: :func:`environment_region`.
     :raises PlanError: when a param is invalid (a recipe value out of range, an unknown gate metric, ...);
-        the message names it.
+        the message names it; or when a deployment setting cannot serve the run (a Bedrock region without
+        Nova import).
     """
     from nova_dpo.platforms.naming import job_name
     from nova_dpo.recipes import RecipeOverrideError, RecipeValidationError, resolve_recipe
@@ -172,7 +193,10 @@ def resolve_run(params: dict[str, Any], *, dag_id: str, run_id: str, logical_dat
     run_uri = f"{root}/runs/{key}"
     model_name = f"{MODEL_NAME_PREFIX}-{family}-{key}".replace("T", "t")
     roles = traits.runs_as_roles
-    return RunPlan(
+    bedrock_conn_id, bedrock_region, region_source = _bedrock_connection(
+        traits, connection_region or environment_region
+    )
+    plan = RunPlan(
         run_key=key,
         dag_id=dag_id,
         run_id=run_id,
@@ -222,8 +246,63 @@ def resolve_run(params: dict[str, Any], *, dag_id: str, run_id: str, logical_dat
             deployment_name=f"{model_name}-smoke",
             # Bedrock reads the escrow checkpoint with a role of its own (it cannot assume SageMaker's).
             import_role_arn=os.environ.get(IMPORT_ROLE_ENV) if roles else None,
+            bedrock_region=bedrock_region,
+            bedrock_conn_id=bedrock_conn_id,
         ),
     )
+    if bedrock_region is not None:
+        _check_bedrock_region(plan, region_source)
+    return plan
+
+
+def environment_region(conn_id: str) -> str | None:
+    """The region boto3 picks from the environment (``AWS_DEFAULT_REGION``, the AWS config file), which a
+    connection that names none uses; None when there is none. ``conn_id`` is not read: outside Airflow there
+    are no connections."""
+    import botocore.session
+
+    return botocore.session.Session().get_config_variable("region")
+
+
+def _bedrock_connection(
+    traits: PlatformTraits, connection_region: ConnectionRegion
+) -> tuple[str | None, str | None, str]:
+    """The Airflow connection and the region of the run's Bedrock calls (None off Bedrock), and where the
+    region came from."""
+    if not traits.ships_to_bedrock:
+        return None, None, ""
+    conn_id = os.environ.get(BEDROCK_CONN_ENV) or DEFAULT_AWS_CONN_ID
+    if os.environ.get(BEDROCK_REGION_ENV):
+        return conn_id, os.environ[BEDROCK_REGION_ENV], f"env {BEDROCK_REGION_ENV}"
+    region = connection_region(conn_id)
+    if not region:
+        raise PlanError(
+            f"the Bedrock calls have no region: set env {BEDROCK_REGION_ENV} (Nova import is offered in "
+            f"{', '.join(BEDROCK_IMPORT_REGIONS)}), or give connection {conn_id} a region_name"
+        )
+    return conn_id, region, f"the region of connection {conn_id}, as env {BEDROCK_REGION_ENV} is unset"
+
+
+def _check_bedrock_region(plan: RunPlan, source: str) -> None:
+    """Refuse a Bedrock region where the run's model cannot be imported or, a LoRA model to deploy, not be
+    deployed on demand (:data:`~nova_dpo.catalog.BEDROCK_IMPORT_REGIONS`, ``BEDROCK_ON_DEMAND_REGIONS``).
+
+    :param source: where the region came from, for the message.
+    :raises PlanError: naming the setting and the regions that work.
+    """
+    region = plan.ship.bedrock_region
+    if region not in BEDROCK_IMPORT_REGIONS:
+        raise PlanError(
+            f"Bedrock region {region} ({source}) does not offer the import of SageMaker-trained Nova models "
+            f"(CreateCustomModel); set env {BEDROCK_REGION_ENV} to a region that does: "
+            f"{', '.join(BEDROCK_IMPORT_REGIONS)}"
+        )
+    if plan.ship.deploy and not plan.full_rank and region not in BEDROCK_ON_DEMAND_REGIONS:
+        raise PlanError(
+            f"Bedrock region {region} ({source}) does not offer on-demand deployment of custom Nova models "
+            f"(CreateCustomModelDeployment), which the smoke test of a LoRA model needs; set env "
+            f"{BEDROCK_REGION_ENV} to one of {', '.join(BEDROCK_ON_DEMAND_REGIONS)}, or the param deploy to false"
+        )
 
 
 def _judge_conn_id(traits: PlatformTraits, conn_id: str | None) -> str | None:

@@ -299,7 +299,7 @@ def model_store(plan: RunPlan, aws: Any = None, path_factory: Any = None, log: A
         aws=aws,
         registry=registry,
         import_role_arn=plan.ship.import_role_arn,
-        full_rank=plan.technique != "lora",
+        full_rank=plan.full_rank,
         name_prefix=MODEL_NAME_PREFIX,
         log=log,
     )

@@ -41,6 +41,8 @@ class PlatformTraits:
     :param runs_as_roles: its jobs and imports run as IAM roles the deployment names.
     :param judges_locally: its llm_judge job runs a judge the run chooses (the local model or a connection).
     :param bills: its jobs cost money, so a run's budget applies.
+    :param ships_to_bedrock: its model store is Amazon Bedrock, reached in a region and on an AWS connection
+        of its own (the run plan records and checks both).
     """
 
     name: str
@@ -52,6 +54,7 @@ class PlatformTraits:
     runs_as_roles: bool
     judges_locally: bool
     bills: bool
+    ships_to_bedrock: bool
 
 
 TRAITS: dict[str, PlatformTraits] = {
@@ -65,6 +68,7 @@ TRAITS: dict[str, PlatformTraits] = {
         runs_as_roles=False,
         judges_locally=True,
         bills=False,
+        ships_to_bedrock=False,
     ),
     SAGEMAKER: PlatformTraits(
         name=SAGEMAKER,
@@ -76,6 +80,7 @@ TRAITS: dict[str, PlatformTraits] = {
         runs_as_roles=True,
         judges_locally=False,
         bills=True,
+        ships_to_bedrock=True,
     ),
 }
 

@@ -3,7 +3,9 @@ Operators that ship a candidate through the run's model store: import, deploy, s
 
 Each takes the run plan (``resolve_run``'s output) and does its step with the model store of
 ``plan.platform`` (:func:`nova_dpo.pipeline.steps.model_store`): the local store on the worker, or Amazon
-Bedrock through the provider's hooks on the task's AWS connection. The steps are the functions of
+Bedrock through the provider's hooks on the plan's Bedrock connection and region (``plan.ship.bedrock_conn_id``
+and ``bedrock_region``, which need not be those of the SageMaker jobs: Bedrock imports Nova models in fewer
+regions than SageMaker trains them). The steps are the functions of
 :mod:`nova_dpo.pipeline.steps`; what is Airflow's is here: a Bedrock resource that is still Creating is waited
 for in the worker or deferred to the trigger that waits for it (:mod:`.bedrock_custom_model`), and a store's
 permanent failure fails the task without retries.
@@ -15,7 +17,7 @@ a task on the local platform, import neither boto3 nor the Amazon provider.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
@@ -43,6 +45,18 @@ _HOOKS = {
     "sagemaker": ("airflow.providers.amazon.aws.hooks.sagemaker", "SageMakerHook"),
     "s3": ("airflow.providers.amazon.aws.hooks.s3", "S3Hook"),
 }
+#: The services reached on the plan's Bedrock connection and region; the others on the task's.
+_BEDROCK_SERVICES = ("bedrock", "bedrock-runtime")
+
+
+def aws_connection_region(conn_id: str) -> str | None:
+    """The region the clients of the AWS connection ``conn_id`` use when given none: the connection's
+    ``region_name``, else boto3's default (``AWS_DEFAULT_REGION``, the AWS config file). Sends nothing."""
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsGenericHook
+
+    from nova_dpo.pipeline.run import environment_region
+
+    return AwsGenericHook(aws_conn_id=conn_id).region_name or environment_region(conn_id)
 
 
 @contextlib.contextmanager
@@ -91,13 +105,26 @@ class _NovaShipOperator(BaseOperator):
             )
         return plan
 
-    def aws_client(self, service: str) -> Any:
-        """A boto3 client of ``service`` from the provider's hook for it, on this task's AWS connection."""
-        import importlib
+    def aws_connection(self, plan: RunPlan, service: str) -> dict[str, str | None]:
+        """The hook arguments (``aws_conn_id``, ``region_name``) of ``service``'s clients: the plan's Bedrock
+        connection and region for Bedrock, this task's connection and region for the rest (SageMaker, S3).
+        A plan that names no Bedrock connection (one resolved before plans had them) uses the task's."""
+        if service in _BEDROCK_SERVICES and plan.ship.bedrock_conn_id:
+            return {"aws_conn_id": plan.ship.bedrock_conn_id, "region_name": plan.ship.bedrock_region}
+        return {"aws_conn_id": self.aws_conn_id, "region_name": self.region_name}
 
-        module, name = _HOOKS[service]
-        hook_class = getattr(importlib.import_module(module), name)
-        return hook_class(aws_conn_id=self.aws_conn_id, region_name=self.region_name).conn
+    def aws_clients(self, plan: RunPlan) -> Callable[[str], Any]:
+        """``client(service)``: a boto3 client of ``service`` from the provider's hook for it, on the
+        connection :meth:`aws_connection` names."""
+
+        def client(service: str) -> Any:
+            import importlib
+
+            module, name = _HOOKS[service]
+            hook_class = getattr(importlib.import_module(module), name)
+            return hook_class(**self.aws_connection(plan, service)).conn
+
+        return client
 
     def _paths(self, plan: RunPlan) -> Any:
         from nova_dpo_airflow.object_storage import path_factory
@@ -107,7 +134,9 @@ class _NovaShipOperator(BaseOperator):
     def _store(self, plan: RunPlan) -> ModelStore:
         from nova_dpo.pipeline import steps
 
-        return steps.model_store(plan, aws=self.aws_client, path_factory=self._paths(plan), log=self.log)
+        return steps.model_store(
+            plan, aws=self.aws_clients(plan), path_factory=self._paths(plan), log=self.log
+        )
 
 
 class _WaitingShipOperator(_NovaShipOperator):
@@ -146,8 +175,10 @@ class NovaImportModelOperator(_WaitingShipOperator):
         wait says)
     :param deferrable: If True, wait in the triggerer instead of the worker.
         (default: the ``[operators] default_deferrable`` setting, else False)
-    :param aws_conn_id: The Airflow connection used for AWS credentials (sagemaker). (templated)
-    :param region_name: AWS region_name. If not specified then the connection's is used. (templated)
+    :param aws_conn_id: The Airflow connection of the storage root (sagemaker); Bedrock is called on the plan's
+        Bedrock connection, in its region (``plan.ship``). (templated)
+    :param region_name: AWS region_name of ``aws_conn_id``. If not specified then the connection's is used.
+        (templated)
     :return: ``{"model_name": ..., "model_id": ..., "model_uri": ...}``: the local model id and its folder,
         or the Bedrock model ARN and the checkpoint it was imported from.
     """
@@ -185,7 +216,13 @@ class NovaImportModelOperator(_WaitingShipOperator):
         if record.status.value == CREATING:
             from nova_dpo_airflow.operators.bedrock_custom_model import CUSTOM_MODEL_ACTIVE, wait_or_defer
 
-            wait_or_defer(self, CUSTOM_MODEL_ACTIVE, record.model_id, _failure(store.import_failed))
+            wait_or_defer(
+                self,
+                CUSTOM_MODEL_ACTIVE,
+                record.model_id,
+                _failure(store.import_failed),
+                connection=self.aws_connection(plan, "bedrock"),
+            )
         return self._result(plan, record.model_id, record.artifact_uri)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -219,8 +256,10 @@ class NovaDeployModelOperator(_WaitingShipOperator):
         wait says)
     :param deferrable: If True, wait in the triggerer instead of the worker.
         (default: the ``[operators] default_deferrable`` setting, else False)
-    :param aws_conn_id: The Airflow connection used for AWS credentials (sagemaker). (templated)
-    :param region_name: AWS region_name. If not specified then the connection's is used. (templated)
+    :param aws_conn_id: The Airflow connection of the storage root (sagemaker); Bedrock is called on the plan's
+        Bedrock connection, in its region (``plan.ship``). (templated)
+    :param region_name: AWS region_name of ``aws_conn_id``. If not specified then the connection's is used.
+        (templated)
     :return: ``{}`` when deploy is off, else ``{"deployment_name": ..., "deployment_id": ..., "kind": ...,
         "status": ...}``; ``deployment_id`` is what to invoke (the local name, or the deployment or
         provisioned throughput ARN), ``kind`` is ``local``, ``on_demand`` or ``provisioned``.
@@ -250,7 +289,13 @@ class NovaDeployModelOperator(_WaitingShipOperator):
             from nova_dpo_airflow.operators.bedrock_custom_model import wait_or_defer
 
             wait, on_failure = self._wait(store)
-            wait_or_defer(self, wait, deployment.deployment_id, on_failure and _failure(on_failure))
+            wait_or_defer(
+                self,
+                wait,
+                deployment.deployment_id,
+                on_failure and _failure(on_failure),
+                connection=self.aws_connection(plan, "bedrock"),
+            )
         return self._result(plan, deployment.deployment_id, deployment.serving)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -293,8 +338,10 @@ class NovaSmokeTestOperator(_NovaShipOperator):
 
     :param plan: The run plan from ``resolve_run``. (templated)
     :param deployment: The deploy step's result; ``{}`` when deploy is off. (templated)
-    :param aws_conn_id: The Airflow connection used for AWS credentials (sagemaker). (templated)
-    :param region_name: AWS region_name. If not specified then the connection's is used. (templated)
+    :param aws_conn_id: The Airflow connection of the storage root (sagemaker); Bedrock is called on the plan's
+        Bedrock connection, in its region (``plan.ship``). (templated)
+    :param region_name: AWS region_name of ``aws_conn_id``. If not specified then the connection's is used.
+        (templated)
     :return: ``{"skipped": "deploy=false"}``, or ``{"passed": True, "answer": ..., "latency_ms": ...,
         "tool_calls": [...]}``; a model that does not answer with a tool call fails the task.
     """
@@ -346,9 +393,10 @@ class NovaTeardownOperator(_NovaShipOperator):
     :param plan: The run plan from ``resolve_run``. (templated)
     :param job_names: Names of the run's training and evaluation jobs. (default: the plan's) (templated)
     :param deployment: The deploy step's result, if it got that far. (templated)
-    :param aws_conn_id: The Airflow connection used for AWS credentials and the storage root (sagemaker).
+    :param aws_conn_id: The Airflow connection of the SageMaker jobs and the storage root (sagemaker); Bedrock
+        is called on the plan's Bedrock connection, in its region (``plan.ship``). (templated)
+    :param region_name: AWS region_name of ``aws_conn_id``. If not specified then the connection's is used.
         (templated)
-    :param region_name: AWS region_name. If not specified then the connection's is used. (templated)
     :return: ``{"stopped": [...], "deleted_deployments": [...], "pruned_models": [...]}``
     """
 
@@ -414,7 +462,7 @@ class NovaTeardownOperator(_NovaShipOperator):
     def _platform(self, plan: RunPlan) -> Platform:
         from nova_dpo.platforms.factory import build_platform
 
-        return build_platform(plan.platform, root=plan.storage.root, aws=self.aws_client)
+        return build_platform(plan.platform, root=plan.storage.root, aws=self.aws_clients(plan))
 
 
 def _failure(describe: Any) -> Any:
