@@ -102,3 +102,22 @@ def judge_server():
 
     with serving() as server:
         yield server
+
+
+@pytest.fixture
+def bedrock_client():
+    """A Bedrock control-plane client for botocore's Stubber (see ``bedrock_stubber``)."""
+    import boto3
+
+    return boto3.client("bedrock", region_name="us-east-1")
+
+
+@pytest.fixture
+def bedrock_stubber(bedrock_client):
+    """``bedrock_client``'s Stubber: it checks every request against the service model and the expected
+    parameters, refuses calls that were not queued, and every queued response must be used by the end."""
+    from botocore.stub import Stubber
+
+    with Stubber(bedrock_client) as stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()

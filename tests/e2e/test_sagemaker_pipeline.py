@@ -34,6 +34,7 @@ from botocore.stub import ANY, Stubber
 
 from nova_dpo.data.synthesize import write_synthetic
 from nova_dpo.pipeline.params import DEFAULT_GATE
+from tests.bedrock_fakes import converse_response, not_found
 from tests.pipeline_tasks import SHIPPING_TASK_IDS, SKIPPED_WHEN_SHIPPING
 
 REPO = Path(__file__).resolve().parents[2]
@@ -209,12 +210,6 @@ class NovaJobsFake:
 # ------------------------------------------------------------------------------------------------ Bedrock
 
 
-def _not_found(stubber: Stubber, method: str, expected: dict[str, Any]) -> None:
-    stubber.add_client_error(
-        method, "ResourceNotFoundException", http_status_code=404, expected_params=expected
-    )
-
-
 def _model_name() -> Like:
     return Like(lambda name: isinstance(name, str) and name.startswith("nova-dpo-micro-"), "model name")
 
@@ -222,7 +217,7 @@ def _model_name() -> Like:
 def expect_shipping(bedrock: Stubber, runtime: Stubber, fake: NovaJobsFake) -> None:
     """The Bedrock calls of a run whose candidate passes the gate: import, deploy, smoke test, teardown."""
     model = {"modelArn": MODEL_ARN, "modelName": "nova-dpo-micro-imported", "creationTime": CREATED}
-    _not_found(bedrock, "get_custom_model", {"modelIdentifier": _model_name()})
+    not_found(bedrock, "get_custom_model", modelIdentifier=_model_name())
     bedrock.add_response(
         "create_custom_model",
         {"modelArn": MODEL_ARN},
@@ -270,12 +265,7 @@ def expect_shipping(bedrock: Stubber, runtime: Stubber, fake: NovaJobsFake) -> N
     )
     runtime.add_response(
         "converse",
-        {
-            "output": {"message": {"role": "assistant", "content": [{"text": SMOKE_ANSWER}]}},
-            "stopReason": "end_turn",
-            "usage": {"inputTokens": 212, "outputTokens": 19, "totalTokens": 231},
-            "metrics": {"latencyMs": 420},
-        },
+        converse_response({"text": SMOKE_ANSWER}),
         {"modelId": DEPLOYMENT_ARN, "messages": ANY, "system": ANY, "inferenceConfig": ANY},
     )
     # teardown: the smoke deployment goes; the only model of the family is kept.
@@ -291,9 +281,7 @@ def expect_rejection(bedrock: Stubber) -> None:
     deployment_name = Like(
         lambda name: name.startswith("nova-dpo-micro-") and name.endswith("-smoke"), "name"
     )
-    _not_found(
-        bedrock, "delete_custom_model_deployment", {"customModelDeploymentIdentifier": deployment_name}
-    )
+    not_found(bedrock, "delete_custom_model_deployment", customModelDeploymentIdentifier=deployment_name)
     expect_listing(bedrock, model)
 
 

@@ -4,64 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
 from unittest import mock
 
-import boto3
 import botocore.session
 import pytest
 from aiobotocore.session import get_session as get_aio_session
 from aiobotocore.stub import AioStubber
 from botocore.exceptions import WaiterError
-from botocore.stub import Stubber
 from botocore.waiter import WaiterModel
 
 from nova_dpo_airflow.hooks.bedrock_custom_model import WAITERS_FILE, BedrockCustomModelHook
+from tests.bedrock_fakes import DEPLOYMENT_ARN, MODEL_ARN, PT_ARN, custom_model, deployment, not_found
 
-MODEL_ARN = "arn:aws:bedrock:us-east-1:123456789012:custom-model/imported/abcdef123456"
-DEPLOYMENT_ARN = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abcdef123456"
-PT_ARN = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdef123456"
-CREATED = datetime(2026, 1, 1, tzinfo=UTC)
 NO_DELAY = {"Delay": 0, "MaxAttempts": 5}
 
 
-def custom_model(status: str, **extra) -> dict:
-    return {
-        "modelArn": MODEL_ARN,
-        "modelName": "nova-dpo-1",
-        "creationTime": CREATED,
-        "modelStatus": status,
-        **extra,
-    }
-
-
-def deployment(status: str, **extra) -> dict:
-    return {
-        "customModelDeploymentArn": DEPLOYMENT_ARN,
-        "modelDeploymentName": "nova-dpo-1-od",
-        "modelArn": MODEL_ARN,
-        "createdAt": CREATED,
-        "status": status,
-        **extra,
-    }
-
-
 @pytest.fixture
-def client():
-    return boto3.client("bedrock", region_name="us-east-1")
-
-
-@pytest.fixture
-def stubber(client):
-    with Stubber(client) as stubber:
-        yield stubber
-        stubber.assert_no_pending_responses()
-
-
-@pytest.fixture
-def hook(client):
+def hook(bedrock_client):
     with mock.patch.object(
-        BedrockCustomModelHook, "conn", new_callable=mock.PropertyMock, return_value=client
+        BedrockCustomModelHook, "conn", new_callable=mock.PropertyMock, return_value=bedrock_client
     ):
         yield BedrockCustomModelHook(aws_conn_id=None, region_name="us-east-1")
 
@@ -99,16 +60,24 @@ class TestWaiterFile:
 
 
 class TestWaiters:
-    def test_custom_model_active_retries_while_creating(self, hook, stubber):
-        stubber.add_response("get_custom_model", custom_model("Creating"), {"modelIdentifier": MODEL_ARN})
-        stubber.add_response("get_custom_model", custom_model("Creating"), {"modelIdentifier": MODEL_ARN})
-        stubber.add_response("get_custom_model", custom_model("Active"), {"modelIdentifier": MODEL_ARN})
+    def test_custom_model_active_retries_while_creating(self, hook, bedrock_stubber):
+        bedrock_stubber.add_response(
+            "get_custom_model", custom_model("Creating"), {"modelIdentifier": MODEL_ARN}
+        )
+        bedrock_stubber.add_response(
+            "get_custom_model", custom_model("Creating"), {"modelIdentifier": MODEL_ARN}
+        )
+        bedrock_stubber.add_response(
+            "get_custom_model", custom_model("Active"), {"modelIdentifier": MODEL_ARN}
+        )
 
         hook.get_waiter("custom_model_active").wait(modelIdentifier=MODEL_ARN, WaiterConfig=NO_DELAY)
 
-    def test_custom_model_active_stops_on_failure(self, hook, stubber):
-        stubber.add_response("get_custom_model", custom_model("Creating"), {"modelIdentifier": MODEL_ARN})
-        stubber.add_response(
+    def test_custom_model_active_stops_on_failure(self, hook, bedrock_stubber):
+        bedrock_stubber.add_response(
+            "get_custom_model", custom_model("Creating"), {"modelIdentifier": MODEL_ARN}
+        )
+        bedrock_stubber.add_response(
             "get_custom_model",
             custom_model("Failed", failureMessage="checkpoint not found"),
             {"modelIdentifier": MODEL_ARN},
@@ -118,45 +87,43 @@ class TestWaiters:
             hook.get_waiter("custom_model_active").wait(modelIdentifier=MODEL_ARN, WaiterConfig=NO_DELAY)
         assert err.value.last_response["failureMessage"] == "checkpoint not found"
 
-    def test_custom_model_active_gives_up_after_max_attempts(self, hook, stubber):
+    def test_custom_model_active_gives_up_after_max_attempts(self, hook, bedrock_stubber):
         for _ in range(2):
-            stubber.add_response("get_custom_model", custom_model("Creating"), {"modelIdentifier": MODEL_ARN})
+            bedrock_stubber.add_response(
+                "get_custom_model", custom_model("Creating"), {"modelIdentifier": MODEL_ARN}
+            )
 
         with pytest.raises(WaiterError, match="Max attempts exceeded"):
             hook.get_waiter("custom_model_active").wait(
                 modelIdentifier=MODEL_ARN, WaiterConfig={"Delay": 0, "MaxAttempts": 2}
             )
 
-    def test_deployment_active(self, hook, stubber):
+    def test_deployment_active(self, hook, bedrock_stubber):
         params = {"customModelDeploymentIdentifier": DEPLOYMENT_ARN}
-        stubber.add_response("get_custom_model_deployment", deployment("Creating"), params)
-        stubber.add_response("get_custom_model_deployment", deployment("Active"), params)
+        bedrock_stubber.add_response("get_custom_model_deployment", deployment("Creating"), params)
+        bedrock_stubber.add_response("get_custom_model_deployment", deployment("Active"), params)
 
         hook.get_waiter("custom_model_deployment_active").wait(**params, WaiterConfig=NO_DELAY)
 
-    def test_deployment_active_stops_on_failure(self, hook, stubber):
+    def test_deployment_active_stops_on_failure(self, hook, bedrock_stubber):
         params = {"customModelDeploymentIdentifier": DEPLOYMENT_ARN}
-        stubber.add_response(
+        bedrock_stubber.add_response(
             "get_custom_model_deployment", deployment("Failed", failureMessage="quota"), params
         )
 
         with pytest.raises(WaiterError, match="terminal failure"):
             hook.get_waiter("custom_model_deployment_active").wait(**params, WaiterConfig=NO_DELAY)
 
-    def test_deployment_deleted_when_not_found(self, hook, stubber):
+    def test_deployment_deleted_when_not_found(self, hook, bedrock_stubber):
         params = {"customModelDeploymentIdentifier": DEPLOYMENT_ARN}
-        stubber.add_response("get_custom_model_deployment", deployment("Active"), params)
-        stubber.add_client_error(
-            "get_custom_model_deployment", "ResourceNotFoundException", expected_params=params
-        )
+        bedrock_stubber.add_response("get_custom_model_deployment", deployment("Active"), params)
+        not_found(bedrock_stubber, "get_custom_model_deployment", **params)
 
         hook.get_waiter("custom_model_deployment_deleted").wait(**params, WaiterConfig=NO_DELAY)
 
-    def test_provisioned_throughput_deleted_when_not_found(self, hook, stubber):
+    def test_provisioned_throughput_deleted_when_not_found(self, hook, bedrock_stubber):
         params = {"provisionedModelId": PT_ARN}
-        stubber.add_client_error(
-            "get_provisioned_model_throughput", "ResourceNotFoundException", expected_params=params
-        )
+        not_found(bedrock_stubber, "get_provisioned_model_throughput", **params)
 
         hook.get_waiter("provisioned_model_throughput_deleted").wait(**params, WaiterConfig=NO_DELAY)
 

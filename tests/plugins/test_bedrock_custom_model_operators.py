@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import ClassVar
 from unittest import mock
 
@@ -40,54 +40,40 @@ from nova_dpo_airflow.triggers.bedrock_custom_model import (
     BedrockCustomModelDeploymentDeletedTrigger,
     BedrockProvisionedModelThroughputDeletedTrigger,
 )
+from tests.bedrock_fakes import (
+    ACCOUNT,
+    DEPLOYMENT_ARN,
+    MODEL_ARN,
+    PT_ARN,
+    converse_response,
+    custom_model,
+    deployment,
+    deployment_summary,
+    model_summary,
+    not_found,
+)
+from tests.operator_checks import validate_template_fields
 
-ACCOUNT = "123456789012"
 MODEL_NAME = "nova-micro-dpo-20260101"
-MODEL_ARN = f"arn:aws:bedrock:us-east-1:{ACCOUNT}:custom-model/imported/abcdef123456"
 SOURCE_URI = "s3://customer-escrow-123456789012-smtj-abc123/nova-dpo-run-1"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/BedrockImportRole"
 DEPLOYMENT_NAME = "nova-micro-dpo-20260101-od"
-DEPLOYMENT_ARN = f"arn:aws:bedrock:us-east-1:{ACCOUNT}:custom-model-deployment/abcdef123456"
-PT_ARN = f"arn:aws:bedrock:us-east-1:{ACCOUNT}:provisioned-model/abcdef123456"
-CREATED = datetime(2026, 1, 1, tzinfo=UTC)
 TOKEN_PATTERN = botocore.session.get_session().get_service_model("bedrock").shape_for("IdempotencyToken")
+# Operator arguments that poll without delay and never defer (a test overrides them where it needs).
+NO_WAIT = {"waiter_delay": 0, "waiter_max_attempts": 5, "deferrable": False}
 SOURCE_TAG = {"key": SOURCE_TAG_KEY, "value": hashlib.sha256(SOURCE_URI.encode()).hexdigest()}
 
 
-def validate_template_fields(operator) -> None:
-    """Every templated field is an attribute the constructor set (the provider's test helper, inlined)."""
-    fields = [*operator.template_fields, *operator.template_fields_renderers]
-    missing = [field for field in fields if field not in operator.__dict__]
-    assert not missing, f"Templated fields are not available {missing}"
-
-
-def not_found(stubber: Stubber, method: str, **expected_params) -> None:
-    stubber.add_client_error(
-        method, "ResourceNotFoundException", http_status_code=404, expected_params=expected_params or None
-    )
-
-
 def model(status: str, **extra) -> dict:
-    return {
-        "modelArn": MODEL_ARN,
-        "modelName": MODEL_NAME,
-        "creationTime": CREATED,
-        "modelStatus": status,
-        **extra,
-    }
+    return custom_model(status, modelName=MODEL_NAME, **extra)
 
 
 @pytest.fixture
-def bedrock():
-    client = boto3.client("bedrock", region_name="us-east-1")
-    with (
-        Stubber(client) as stubber,
-        mock.patch.object(
-            BedrockCustomModelHook, "conn", new_callable=mock.PropertyMock, return_value=client
-        ),
+def bedrock(bedrock_client, bedrock_stubber):
+    with mock.patch.object(
+        BedrockCustomModelHook, "conn", new_callable=mock.PropertyMock, return_value=bedrock_client
     ):
-        yield stubber
-        stubber.assert_no_pending_responses()
+        yield bedrock_stubber
 
 
 @pytest.fixture
@@ -109,9 +95,7 @@ class TestImportCustomModel:
             "model_name": MODEL_NAME,
             "model_source_uri": SOURCE_URI,
             "role_arn": ROLE_ARN,
-            "waiter_delay": 0,
-            "waiter_max_attempts": 5,
-            "deferrable": False,
+            **NO_WAIT,
         }
         return BedrockImportCustomModelOperator(**{**defaults, **kwargs})
 
@@ -334,28 +318,6 @@ class TestImportCustomModel:
             self.operator().execute_complete({}, None)
 
 
-def deployment_summary(name: str = DEPLOYMENT_NAME, status: str = "Active", **extra) -> dict:
-    return {
-        "customModelDeploymentArn": DEPLOYMENT_ARN,
-        "customModelDeploymentName": name,
-        "modelArn": MODEL_ARN,
-        "createdAt": CREATED,
-        "status": status,
-        **extra,
-    }
-
-
-def deployment(status: str, **extra) -> dict:
-    return {
-        "customModelDeploymentArn": DEPLOYMENT_ARN,
-        "modelDeploymentName": DEPLOYMENT_NAME,
-        "modelArn": MODEL_ARN,
-        "createdAt": CREATED,
-        "status": status,
-        **extra,
-    }
-
-
 class TestCreateCustomModelDeployment:
     @staticmethod
     def operator(**kwargs) -> BedrockCreateCustomModelDeploymentOperator:
@@ -363,9 +325,7 @@ class TestCreateCustomModelDeployment:
             "task_id": "deploy",
             "deployment_name": DEPLOYMENT_NAME,
             "model_arn": MODEL_ARN,
-            "waiter_delay": 0,
-            "waiter_max_attempts": 5,
-            "deferrable": False,
+            **NO_WAIT,
         }
         return BedrockCreateCustomModelDeploymentOperator(**{**defaults, **kwargs})
 
@@ -390,7 +350,7 @@ class TestCreateCustomModelDeployment:
             description="Nova DPO candidate",
             tags=[{"key": "run", "value": "r1"}],
         )
-        self.expect_lookup(bedrock, deployment_summary(name=DEPLOYMENT_NAME + "-old"))
+        self.expect_lookup(bedrock, deployment_summary(DEPLOYMENT_NAME + "-old"))
         token = client_request_token("deploy", DEPLOYMENT_NAME, MODEL_ARN)
         assert re.fullmatch(TOKEN_PATTERN.metadata["pattern"], token)
         bedrock.add_response(
@@ -429,26 +389,28 @@ class TestCreateCustomModelDeployment:
         }
 
     def test_attaches_to_existing_active_deployment(self, bedrock):
-        self.expect_lookup(bedrock, deployment_summary(status="Active"))
+        self.expect_lookup(bedrock, deployment_summary(DEPLOYMENT_NAME, status="Active"))
 
         assert self.operator().execute({}) == {"deployment_arn": DEPLOYMENT_ARN, "status": "Active"}
 
     def test_attaches_to_existing_creating_deployment_and_waits(self, bedrock):
-        self.expect_lookup(bedrock, deployment_summary(status="Creating"))
+        self.expect_lookup(bedrock, deployment_summary(DEPLOYMENT_NAME, status="Creating"))
         params = {"customModelDeploymentIdentifier": DEPLOYMENT_ARN}
         bedrock.add_response("get_custom_model_deployment", deployment("Active"), params)
 
         assert self.operator().execute({})["status"] == "Active"
 
     def test_existing_failed_deployment_raises_its_failure_message(self, bedrock):
-        self.expect_lookup(bedrock, deployment_summary(status="Failed", failureMessage="Model is not LoRA"))
+        self.expect_lookup(
+            bedrock, deployment_summary(DEPLOYMENT_NAME, status="Failed", failureMessage="Model is not LoRA")
+        )
 
         with pytest.raises(AirflowFailException, match="Model is not LoRA"):
             self.operator().execute({})
 
     def test_existing_deployment_of_another_model_is_not_adopted(self, bedrock):
         other = f"arn:aws:bedrock:us-east-1:{ACCOUNT}:custom-model/imported/zzzzzzzzzzzz"
-        self.expect_lookup(bedrock, deployment_summary(modelArn=other))
+        self.expect_lookup(bedrock, deployment_summary(DEPLOYMENT_NAME, modelArn=other))
 
         with pytest.raises(AirflowFailException, match="already serves"):
             self.operator().execute({})
@@ -483,15 +445,6 @@ class TestCreateCustomModelDeployment:
             op.execute_complete(
                 {}, {"status": "error", "message": "failed", "deployment_arn": DEPLOYMENT_ARN}
             )
-
-
-def converse_response(*content: dict) -> dict:
-    return {
-        "output": {"message": {"role": "assistant", "content": list(content)}},
-        "stopReason": "end_turn",
-        "usage": {"inputTokens": 180, "outputTokens": 20, "totalTokens": 200},
-        "metrics": {"latencyMs": 412},
-    }
 
 
 class TestConverseSmokeTest:
@@ -609,108 +562,95 @@ class TestConverseSmokeTest:
         assert result["tool_calls"] == [{"name": "get_stock_price", "arguments": {"ticker": "AMZN"}}]
 
 
+@dataclass(frozen=True)
+class Deletion:
+    """A delete operator, what it deletes and how: ``delete_<resource>``, then ``get_<resource>`` until gone."""
+
+    operator_class: type
+    identifier: dict[str, str]
+    resource: str
+    params: dict[str, str]
+    trigger_class: type
+
+    def operator(self, **kwargs):
+        return self.operator_class(**{"task_id": "delete", **self.identifier, **NO_WAIT, **kwargs})
+
+
+DEPLOYMENT_DELETION = Deletion(
+    BedrockDeleteCustomModelDeploymentOperator,
+    {"deployment_arn_or_name": DEPLOYMENT_ARN},
+    "custom_model_deployment",
+    {"customModelDeploymentIdentifier": DEPLOYMENT_ARN},
+    BedrockCustomModelDeploymentDeletedTrigger,
+)
+THROUGHPUT_DELETION = Deletion(
+    BedrockDeleteProvisionedThroughputOperator,
+    {"provisioned_model_id": PT_ARN},
+    "provisioned_model_throughput",
+    {"provisionedModelId": PT_ARN},
+    BedrockProvisionedModelThroughputDeletedTrigger,
+)
+
+
+@pytest.mark.parametrize(
+    "deletion",
+    [pytest.param(DEPLOYMENT_DELETION, id="deployment"), pytest.param(THROUGHPUT_DELETION, id="throughput")],
+)
+class TestDeleteOperators:
+    def test_template_fields(self, deletion):
+        validate_template_fields(deletion.operator())
+
+    def test_deletes_and_waits_until_gone(self, bedrock, deletion):
+        bedrock.add_response(f"delete_{deletion.resource}", {}, deletion.params)
+        not_found(bedrock, f"get_{deletion.resource}", **deletion.params)
+
+        assert deletion.operator().execute({}) is True
+
+    def test_missing_resource_is_ignored(self, bedrock, deletion):
+        not_found(bedrock, f"delete_{deletion.resource}", **deletion.params)
+
+        assert deletion.operator().execute({}) is False
+
+    def test_deferrable(self, bedrock, deletion):
+        bedrock.add_response(f"delete_{deletion.resource}", {}, deletion.params)
+
+        with pytest.raises(TaskDeferred) as deferred:
+            deletion.operator(deferrable=True).execute({})
+
+        assert isinstance(deferred.value.trigger, deletion.trigger_class)
+        assert deferred.value.trigger.waiter_args == deletion.params
+
+
 class TestDeleteCustomModelDeployment:
-    PARAMS: ClassVar[dict] = {"customModelDeploymentIdentifier": DEPLOYMENT_ARN}
+    PARAMS = DEPLOYMENT_DELETION.params
 
-    @staticmethod
-    def operator(**kwargs) -> BedrockDeleteCustomModelDeploymentOperator:
-        defaults = {
-            "task_id": "delete_deployment",
-            "deployment_arn_or_name": DEPLOYMENT_ARN,
-            "waiter_delay": 0,
-            "deferrable": False,
-        }
-        return BedrockDeleteCustomModelDeploymentOperator(**{**defaults, **kwargs})
-
-    def test_template_fields(self):
-        validate_template_fields(self.operator())
-
-    def test_deletes_and_waits_until_gone(self, bedrock):
+    def test_waits_while_the_deployment_is_still_there(self, bedrock):
         bedrock.add_response("delete_custom_model_deployment", {}, self.PARAMS)
         bedrock.add_response("get_custom_model_deployment", deployment("Active"), self.PARAMS)
         not_found(bedrock, "get_custom_model_deployment", **self.PARAMS)
 
-        assert self.operator().execute({}) is True
-
-    def test_missing_deployment_is_ignored(self, bedrock):
-        not_found(bedrock, "delete_custom_model_deployment", **self.PARAMS)
-
-        assert self.operator().execute({}) is False
+        assert DEPLOYMENT_DELETION.operator().execute({}) is True
 
     def test_missing_deployment_raises_unless_ignored(self, bedrock):
         not_found(bedrock, "delete_custom_model_deployment", **self.PARAMS)
 
         with pytest.raises(ClientError, match="ResourceNotFoundException"):
-            self.operator(ignore_missing=False).execute({})
+            DEPLOYMENT_DELETION.operator(ignore_missing=False).execute({})
 
     @pytest.mark.parametrize("identifier", [None, ""])
     def test_nothing_to_delete(self, bedrock, identifier):
-        assert self.operator(deployment_arn_or_name=identifier).execute({}) is False
+        assert DEPLOYMENT_DELETION.operator(deployment_arn_or_name=identifier).execute({}) is False
         with pytest.raises(ValueError, match="empty"):
-            self.operator(deployment_arn_or_name=identifier, ignore_missing=False).execute({})
+            DEPLOYMENT_DELETION.operator(deployment_arn_or_name=identifier, ignore_missing=False).execute({})
 
-    def test_deferrable(self, bedrock):
-        bedrock.add_response("delete_custom_model_deployment", {}, self.PARAMS)
-        op = self.operator(deferrable=True)
+    def test_execute_complete(self):
+        op = DEPLOYMENT_DELETION.operator(deferrable=True)
 
-        with pytest.raises(TaskDeferred) as deferred:
-            op.execute({})
-
-        assert isinstance(deferred.value.trigger, BedrockCustomModelDeploymentDeletedTrigger)
         assert op.execute_complete({}, {"status": "success", "deployment_identifier": DEPLOYMENT_ARN}) is True
         with pytest.raises(AirflowException, match="Error while deleting"):
             op.execute_complete(
                 {}, {"status": "error", "message": "boom", "deployment_identifier": DEPLOYMENT_ARN}
             )
-
-
-class TestDeleteProvisionedThroughput:
-    PARAMS: ClassVar[dict] = {"provisionedModelId": PT_ARN}
-
-    @staticmethod
-    def operator(**kwargs) -> BedrockDeleteProvisionedThroughputOperator:
-        defaults = {
-            "task_id": "delete_pt",
-            "provisioned_model_id": PT_ARN,
-            "waiter_delay": 0,
-            "deferrable": False,
-        }
-        return BedrockDeleteProvisionedThroughputOperator(**{**defaults, **kwargs})
-
-    def test_template_fields(self):
-        validate_template_fields(self.operator())
-
-    def test_deletes_and_waits_until_gone(self, bedrock):
-        bedrock.add_response("delete_provisioned_model_throughput", {}, self.PARAMS)
-        not_found(bedrock, "get_provisioned_model_throughput", **self.PARAMS)
-
-        assert self.operator().execute({}) is True
-
-    def test_missing_throughput_is_ignored(self, bedrock):
-        not_found(bedrock, "delete_provisioned_model_throughput", **self.PARAMS)
-
-        assert self.operator().execute({}) is False
-
-    def test_deferrable(self, bedrock):
-        bedrock.add_response("delete_provisioned_model_throughput", {}, self.PARAMS)
-
-        with pytest.raises(TaskDeferred) as deferred:
-            self.operator(deferrable=True).execute({})
-
-        assert isinstance(deferred.value.trigger, BedrockProvisionedModelThroughputDeletedTrigger)
-        assert deferred.value.trigger.waiter_args == self.PARAMS
-
-
-def model_summary(name: str, day: int, status: str = "Active", customization: str = "IMPORTED") -> dict:
-    return {
-        "modelArn": f"arn:aws:bedrock:us-east-1:{ACCOUNT}:custom-model/imported/{hashlib.md5(name.encode()).hexdigest()[:12]}",
-        "modelName": name,
-        "creationTime": datetime(2026, 1, day, tzinfo=UTC),
-        "baseModelArn": "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-micro-v1:0",
-        "baseModelName": "Nova Micro",
-        "customizationType": customization,
-        "modelStatus": status,
-    }
 
 
 class TestPruneCustomModels:
@@ -749,7 +689,7 @@ class TestPruneCustomModels:
     def test_protect_by_arn_and_skip_models_being_imported(self, bedrock):
         newest, creating, champion, old = (
             model_summary(f"{self.PREFIX}04", 4),
-            model_summary(f"{self.PREFIX}03", 3, status="Creating"),
+            model_summary(f"{self.PREFIX}03", 3, modelStatus="Creating"),
             model_summary(f"{self.PREFIX}02", 2),
             model_summary(f"{self.PREFIX}01", 1),
         )

@@ -7,7 +7,6 @@ import importlib
 import inspect
 import json
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from unittest import mock
 
 import pytest
@@ -22,11 +21,7 @@ from nova_dpo_airflow.triggers.bedrock_custom_model import (
     BedrockCustomModelDeploymentDeletedTrigger,
     BedrockProvisionedModelThroughputDeletedTrigger,
 )
-
-MODEL_ARN = "arn:aws:bedrock:us-east-1:123456789012:custom-model/imported/abcdef123456"
-DEPLOYMENT_ARN = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abcdef123456"
-PT_ARN = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdef123456"
-CREATED = datetime(2026, 1, 1, tzinfo=UTC)
+from tests.bedrock_fakes import DEPLOYMENT_ARN, MODEL_ARN, PT_ARN, custom_model, deployment
 
 TRIGGERS = [
     pytest.param(
@@ -144,22 +139,13 @@ def run_with_stubbed_client(trigger, responses: list[tuple[str, dict]]) -> Trigg
     return asyncio.run(run())
 
 
-def model(status: str, **extra) -> dict:
-    return {
-        "modelArn": MODEL_ARN,
-        "modelName": "nova-dpo-1",
-        "creationTime": CREATED,
-        "modelStatus": status,
-        **extra,
-    }
-
-
 class TestRunAgainstBedrock:
     def test_model_active(self):
         trigger = BedrockCustomModelActiveTrigger(model_arn=MODEL_ARN, waiter_delay=0, aws_conn_id=None)
 
         event = run_with_stubbed_client(
-            trigger, [("get_custom_model", model("Creating")), ("get_custom_model", model("Active"))]
+            trigger,
+            [("get_custom_model", custom_model("Creating")), ("get_custom_model", custom_model("Active"))],
         )
 
         assert event == TriggerEvent({"status": "success", "model_arn": MODEL_ARN})
@@ -169,7 +155,12 @@ class TestRunAgainstBedrock:
 
         event = run_with_stubbed_client(
             trigger,
-            [("get_custom_model", model("Failed", failureMessage="The role cannot read the escrow bucket"))],
+            [
+                (
+                    "get_custom_model",
+                    custom_model("Failed", failureMessage="The role cannot read the escrow bucket"),
+                )
+            ],
         )
 
         assert event.payload["status"] == "error"
@@ -182,7 +173,8 @@ class TestRunAgainstBedrock:
         )
 
         event = run_with_stubbed_client(
-            trigger, [("get_custom_model", model("Creating")), ("get_custom_model", model("Creating"))]
+            trigger,
+            [("get_custom_model", custom_model("Creating")), ("get_custom_model", custom_model("Creating"))],
         )
 
         assert event.payload["status"] == "error"
@@ -192,14 +184,7 @@ class TestRunAgainstBedrock:
         trigger = BedrockCustomModelDeploymentActiveTrigger(
             deployment_arn=DEPLOYMENT_ARN, waiter_delay=0, aws_conn_id=None
         )
-        failed = {
-            "customModelDeploymentArn": DEPLOYMENT_ARN,
-            "modelDeploymentName": "nova-dpo-1-od",
-            "modelArn": MODEL_ARN,
-            "createdAt": CREATED,
-            "status": "Failed",
-            "failureMessage": "On-demand deployment needs a LoRA model",
-        }
+        failed = deployment("Failed", failureMessage="On-demand deployment needs a LoRA model")
 
         event = run_with_stubbed_client(trigger, [("get_custom_model_deployment", failed)])
 

@@ -48,6 +48,7 @@ from nova_dpo_airflow.operators.nova_jobs import (
 )
 from nova_dpo_airflow.triggers.local_job import LocalJobTrigger
 from tests import sagemaker_fakes as fakes
+from tests.operator_checks import validate_template_fields
 from tests.sagemaker_fakes import (
     REGION,
     ROLE,
@@ -70,13 +71,6 @@ GEN_QA = "nova_micro_1_0_p5_48xl_gpu_bring_your_own_dataset_eval"
 OVERRIDES = {"training_config": {"model": {"dpo_cfg": {"beta": 0.05}}}}
 TRAIN_JOB = job_name(DAG_ID, RUN_ID, "train_dpo")
 REPO = Path(__file__).resolve().parents[2]
-
-
-def validate_template_fields(operator) -> None:
-    """Every templated field is an attribute the constructor set (the provider's test helper, inlined)."""
-    fields = [*operator.template_fields, *operator.template_fields_renderers]
-    missing = [field for field in fields if field not in operator.__dict__]
-    assert not missing, f"Templated fields are not available {missing}"
 
 
 def make_context(map_index: int = -1) -> dict[str, Any]:
@@ -205,6 +199,12 @@ def expect_create(stubber: Stubber, request: dict) -> None:
     stubber.add_response("create_training_job", {"TrainingJobArn": arn(request["TrainingJobName"])}, request)
 
 
+def expect_submission(stubber: Stubber, request: dict) -> None:
+    """A new job: no job of its name yet, CreateTrainingJob with ``request``, then the job found running."""
+    expect_create(stubber, request)
+    expect_describe(stubber, request["TrainingJobName"], described(request, "InProgress"))
+
+
 def put_object(s3, uri: str, body: bytes) -> None:
     bucket, key = split_s3_uri(uri)
     s3.put_object(Bucket=bucket, Key=key, Body=body)
@@ -266,8 +266,7 @@ class TestSageMakerTraining:
     def test_create_once_and_a_retry_attaches(self, aws, creates):
         sagemaker, stubber, s3 = aws
         request, _ = expected_training_request(sagemaker, s3)
-        expect_create(stubber, request)
-        expect_describe(stubber, TRAIN_JOB, described(request, "InProgress"))
+        expect_submission(stubber, request)
         context = make_context()
 
         with pytest.raises(TaskDeferred) as deferred:
@@ -290,8 +289,7 @@ class TestSageMakerTraining:
     def test_the_job_is_the_nova_dpo_request_with_the_overrides(self, aws, creates):
         sagemaker, stubber, s3 = aws
         request, upload = expected_training_request(sagemaker, s3)
-        expect_create(stubber, request)
-        expect_describe(stubber, TRAIN_JOB, described(request, "InProgress"))
+        expect_submission(stubber, request)
 
         training_operator(wait_for_completion=False).execute(make_context())
 
@@ -308,8 +306,7 @@ class TestSageMakerTraining:
     def test_a_running_job_defers_only_when_waiting_deferrably(self, aws, wait_for_completion, deferrable):
         sagemaker, stubber, s3 = aws
         request, _ = expected_training_request(sagemaker, s3)
-        expect_create(stubber, request)
-        expect_describe(stubber, TRAIN_JOB, described(request, "InProgress"))
+        expect_submission(stubber, request)
         operator = training_operator(
             wait_for_completion=wait_for_completion, deferrable=deferrable, poll_interval=45, max_polls=7
         )
@@ -413,8 +410,7 @@ class TestSageMakerTraining:
     def test_a_job_that_fails_while_waited_for_raises_with_the_failure_reason(self, aws):
         sagemaker, stubber, s3 = aws
         request, _ = expected_training_request(sagemaker, s3)
-        expect_create(stubber, request)
-        expect_describe(stubber, TRAIN_JOB, described(request, "InProgress"))
+        expect_submission(stubber, request)
         expect_describe(stubber, TRAIN_JOB, described(request, "InProgress"))
         expect_describe(
             stubber,
@@ -477,8 +473,7 @@ class TestSageMakerTraining:
     def test_on_kill_stops_the_job(self, aws):
         sagemaker, stubber, s3 = aws
         request, _ = expected_training_request(sagemaker, s3)
-        expect_create(stubber, request)
-        expect_describe(stubber, TRAIN_JOB, described(request, "InProgress"))
+        expect_submission(stubber, request)
         operator = training_operator(wait_for_completion=False)
         operator.execute(make_context())
         expect_describe(stubber, TRAIN_JOB, described(request, "InProgress"))
