@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from nova_dpo.evaluation.jsonl import numbered_json_objects
 from nova_dpo.evaluation.names import GEN_QA_METRICS
 from nova_dpo.evaluation.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_stderr, mean_stderr
 from nova_dpo.evaluation.text_metrics import (
@@ -102,20 +103,11 @@ def read_inference_output(path: str | os.PathLike[str]) -> list[InferenceRecord]
     :raises ValueError: on a line that is not a JSON object, naming the file and line.
     """
     records = []
-    with open(path, encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path}:{number}: not a JSON line: {err}") from err
-            if not isinstance(obj, dict):
-                raise ValueError(f"{path}:{number}: expected a JSON object, got {type(obj).__name__}")
-            try:
-                records.append(InferenceRecord.from_json(obj))
-            except ValueError as err:
-                raise ValueError(f"{path}:{number}: {err}") from err
+    for number, obj in numbered_json_objects(path, "inference_output"):
+        try:
+            records.append(InferenceRecord.from_json(obj))
+        except ValueError as err:
+            raise ValueError(f"{path}:{number}: {err}") from err
     return records
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from nova_dpo.evaluation.gen_qa_metrics import compute_gen_qa_metrics, read_inference_output
+from nova_dpo.evaluation.jsonl import read_jsonl_objects
 from nova_dpo.evaluation.results import GEN_QA_TASK, build_results, results_filename, write_results
 from nova_dpo.platforms.base import EVALUATION_TASKS, INFERENCE_OUTPUT_FILE
 from nova_dpo.platforms.local.judging import run_llm_judge
@@ -30,7 +31,6 @@ from nova_dpo.platforms.local.text_generator import (
     InferenceSettings,
     ProgressFn,
     TextGenerator,
-    read_jsonl_objects,
 )
 
 log = logging.getLogger(__name__)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from nova_dpo.evaluation.jsonl import read_jsonl_objects
 from nova_dpo.evaluation.judge_protocol import build_judge_prompts, judge_pairs
 from nova_dpo.evaluation.judge_stats import PairOutcome, judge_statistics
 from nova_dpo.evaluation.results import LLM_JUDGE_TASK, build_results, results_filename, write_results
@@ -31,7 +32,6 @@ from nova_dpo.platforms.local.text_generator import (
     ProgressFn,
     ProgressLog,
     TextGenerator,
-    read_jsonl_objects,
 )
 
 log = logging.getLogger(__name__)

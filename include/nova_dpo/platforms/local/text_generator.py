@@ -8,7 +8,6 @@ continues from the last position, so padding must come first), and results are r
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -448,25 +447,3 @@ def _as_list(value: int | list[int] | None) -> list[int]:
     if value is None:
         return []
     return list(value) if isinstance(value, list | tuple) else [value]
-
-
-# ---------------------------------------------------------------------------------------------- JSONL input
-
-
-def read_jsonl_objects(path: str | os.PathLike[str], what: str) -> list[dict[str, Any]]:
-    """The JSON objects of a JSONL file; an error names the file and line."""
-    rows = []
-    with open(path, encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path}:{number}: not a JSON line: {err}") from err
-            if not isinstance(row, dict):
-                raise ValueError(
-                    f"{path}:{number}: a {what} row must be a JSON object, got {type(row).__name__}"
-                )
-            rows.append(row)
-    return rows
