@@ -350,6 +350,7 @@ def decode(
     batch_size: int,
     ended: Callable[[list[int]], bool] | None = None,
     on_row_done: Callable[[int, DecodedRow], None] | None = None,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> list[DecodedRow]:
     """The replies to ``requests``, in their order, decoded ``batch_size`` rows at a time.
 
@@ -358,11 +359,13 @@ def decode(
     ``max_new_tokens``, or when ``ended`` (given the row's new tokens) says so (stop strings).
 
     :param on_row_done: called with each request's index and reply as soon as it ends (progress).
+    :param on_step: called after each step with the prompt tokens prefilled and the new tokens chosen since the
+        step before (progress while no row has ended yet).
     """
     from transformers.masking_utils import sdpa_mask
 
     with attention_implementation(model, ATTENTION, window_attention, sdpa_mask):
-        return _decode(model, requests, chooser, eos_token_ids, batch_size, ended, on_row_done)
+        return _decode(model, requests, chooser, eos_token_ids, batch_size, ended, on_row_done, on_step)
 
 
 def _decode(
@@ -373,6 +376,7 @@ def _decode(
     batch_size: int,
     ended: Callable[[list[int]], bool] | None,
     on_row_done: Callable[[int, DecodedRow], None] | None,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> list[DecodedRow]:
     device = model.device
     eos = set(eos_token_ids)
@@ -403,11 +407,15 @@ def _decode(
         free = batch_size - len(active)
         if queue and free:
             window.reserve(max(len(requests[index].prompt) for index in islice(queue, free)))
+        prefilled = prefill.prompt_tokens
         while queue and len(active) < batch_size:
             index = queue.popleft()
             prompt = list(requests[index].prompt)
             logits, prompt_cache = prefill(prompt)
             row = DecodedRow([int(chooser(logits)[0])])
+            if on_step:
+                on_step(prefill.prompt_tokens - prefilled, 1)
+                prefilled = prefill.prompt_tokens
             why = why_ended(index, row)
             if why:
                 finish(index, row, why)
@@ -432,6 +440,8 @@ def _decode(
         )
         window.finish_step()
         chosen = chooser(output.logits[:, -1]).tolist()
+        if on_step:
+            on_step(0, len(chosen))
         done = []
         for slot, token in enumerate(chosen):
             rows[slot].tokens.append(token)

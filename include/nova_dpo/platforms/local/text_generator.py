@@ -182,43 +182,62 @@ class Generation:
 
 
 class ProgressLog:
-    """Logs rows done, throughput and ETA every few seconds, and reports each batch to ``progress``."""
+    """Logs rows done, throughput and ETA every few seconds, and reports them to ``progress``.
+
+    Rows count as they finish (:meth:`update`); a decoder that reports each step (:meth:`advance`) also keeps
+    the log going while no row has finished yet: long prompts can take minutes to prefill before the first one
+    does.
+    """
 
     def __init__(self, total: int, what: str, progress: ProgressFn | None) -> None:
         self.total, self.what, self.progress = total, what, progress
         self.started = self.last_log = time.monotonic()
-        self.rows = self.tokens = 0
+        self.rows = self.tokens = self.prompt_tokens = 0
 
     def update(self, rows: int, tokens: int) -> None:
+        """``rows`` more rows finished, with ``tokens`` new tokens not yet counted by :meth:`advance`."""
         self.rows += rows
         self.tokens += tokens
+        self._report(force=self.rows == self.total)
+
+    def advance(self, prompt_tokens: int, new_tokens: int) -> None:
+        """A decoding step: ``prompt_tokens`` prefilled and ``new_tokens`` generated since the last one."""
+        self.prompt_tokens += prompt_tokens
+        self.tokens += new_tokens
+        if time.monotonic() - self.last_log >= _LOG_INTERVAL_S:
+            self._report(force=False)
+
+    def _report(self, force: bool) -> None:
         now = time.monotonic()
         elapsed = max(now - self.started, 1e-9)
-        eta = elapsed / self.rows * (self.total - self.rows)
+        eta = elapsed / self.rows * (self.total - self.rows) if self.rows else None
         report = {
             "stage": self.what,
             "rows_done": self.rows,
             "rows_total": self.total,
-            "fraction": round(self.rows / self.total, 4),
+            "fraction": round(self.rows / self.total, 4) if self.total else 1.0,
             "new_tokens": self.tokens,
+            "prompt_tokens": self.prompt_tokens,
             "tokens_per_second": round(self.tokens / elapsed, 1),
             "elapsed_seconds": round(elapsed, 1),
-            "eta_seconds": round(eta, 1),
+            "eta_seconds": round(eta, 1) if eta is not None else None,
         }
         if self.progress:
             self.progress(report)
         # A single reply (a chat turn) is not worth a progress line.
-        if self.total > 1 and (now - self.last_log >= _LOG_INTERVAL_S or self.rows == self.total):
+        if self.total > 1 and (force or now - self.last_log >= _LOG_INTERVAL_S):
             self.last_log = now
             speed = f", {report['tokens_per_second']} new tokens/s" if self.tokens else ""
+            prefilled = f", {self.prompt_tokens:,} prompt tokens prefilled" if self.prompt_tokens else ""
             log.info(
-                "%s: %d/%d rows%s, elapsed %.0f s, ETA %.0f s",
+                "%s: %d/%d rows%s%s, elapsed %.0f s, ETA %s",
                 self.what,
                 self.rows,
                 self.total,
                 speed,
+                prefilled,
                 elapsed,
-                eta,
+                f"{eta:.0f} s" if eta is not None else "after the first rows finish",
             )
 
 
@@ -341,7 +360,9 @@ class TextGenerator:
                 self.eos_token_ids,
                 batch_size,
                 ended=self._stop_check(settings.stop) if settings.stop else None,
-                on_row_done=lambda _, row: tracker.update(1, len(row.tokens)),
+                # Tokens are counted step by step (advance); a finished row only adds a row.
+                on_row_done=lambda _, row: tracker.update(1, 0),
+                on_step=tracker.advance,
             )
         replies: list[Generation | None] = [None] * len(prompts)
         for index, row in zip(order, rows, strict=True):

@@ -199,3 +199,52 @@ def test_models_with_sliding_window_layers_decode_with_generate(generator: TextG
     assert [reply.new_tokens for reply in replies] == [3, 3]
     with pytest.raises(ValueError, match="use 'padded' or 'auto'"):
         mistral.generate(chats()[:1], InferenceSettings(max_new_tokens=3), decoder="continuous")
+
+
+def test_each_step_reports_the_tokens_it_prefilled_and_chose(generator: TextGenerator):
+    prompts = [generator.prompt_ids(chat) for chat in chats()]
+    requests = [DecodeRequest(p, n) for p, n in zip(prompts, MAX_NEW_TOKENS, strict=True)]
+    chooser = TokenChooser(0.0, -1, 1.0, seed=0, device="cpu")
+    steps: list[tuple[int, int]] = []
+    with torch.inference_mode():
+        rows = decoding.decode(
+            generator.model,
+            requests,
+            chooser,
+            generator.eos_token_ids,
+            batch_size=3,
+            on_step=lambda *s: steps.append(s),
+        )
+
+    assert sum(prompt for prompt, _ in steps) == sum(map(len, prompts))
+    assert sum(new for _, new in steps) == sum(len(row.tokens) for row in rows)
+    assert len(steps) > len(prompts), "decoding steps are reported, not only prefills"
+
+
+def test_progress_is_logged_before_any_row_finishes(
+    generator: TextGenerator, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+):
+    """Long prompts can take minutes before the first row ends: the log must not wait for it."""
+    from nova_dpo.platforms.local import text_generator
+
+    monkeypatch.setattr(text_generator, "_LOG_INTERVAL_S", 0.0)
+    reports: list[dict] = []
+    # One slot and rows of 40 tokens: the first row ends only after 40 steps.
+    with caplog.at_level(logging.INFO, logger=text_generator.__name__):
+        generator.generate(
+            chats()[:2],
+            InferenceSettings(max_new_tokens=40),
+            batch_size=1,
+            progress=reports.append,
+            decoder="continuous",
+        )
+
+    before_first_row = [r for r in reports if r["rows_done"] == 0]
+    assert before_first_row, reports
+    assert before_first_row[-1]["new_tokens"] > 1
+    assert before_first_row[-1]["prompt_tokens"] > 0
+    assert before_first_row[-1]["eta_seconds"] is None
+    assert "0/2 rows" in caplog.text
+    assert "ETA after the first rows finish" in caplog.text
+    assert reports[-1]["rows_done"] == 2
+    assert reports[-1]["eta_seconds"] == 0
