@@ -90,6 +90,35 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     _add_machine_options(parser)
     parser.set_defaults(handler=run_generate)
 
+    parser = subparsers.add_parser(
+        "compare",
+        help="a tuned model against its base model and the always-call policy on one gen_qa set",
+        description="Generate with the tuned and the base model, answer with the always-call policy, score all "
+        "three with the gen_qa metrics, and check that the tuned model beats both in behaviour accuracy with a "
+        "decision precision of at least 0.5 (exit status 1 otherwise). E.g. the hand-made out-of-distribution "
+        "set: --data tests/data/ood/gen_qa.jsonl",
+    )
+    parser.add_argument(
+        "--model", required=True, help="the tuned model (a folder, e.g. a stored model's artifact)"
+    )
+    parser.add_argument(
+        "--baseline",
+        default=DEFAULT_BASE_MODEL,
+        help=f"the model it was tuned from (default {DEFAULT_BASE_MODEL})",
+    )
+    parser.add_argument(
+        "--data", required=True, type=Path, help="gen_qa.jsonl (query, response, system, metadata)"
+    )
+    parser.add_argument(
+        "--out", required=True, type=Path, help="folder for each policy's replies and comparison.json"
+    )
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=128, help="longest reply in tokens (default 128)"
+    )
+    parser.add_argument("--max-rows", type=int, default=None, help="only the first N rows")
+    _add_machine_options(parser)
+    parser.set_defaults(handler=run_compare)
+
     parser = subparsers.add_parser("judge", help="judge llm_judge.jsonl pairs (Nova's llm_judge statistics)")
     parser.add_argument(
         "--pairs", required=True, type=Path, help="llm_judge.jsonl: prompt, response_A (baseline), response_B"
@@ -152,6 +181,40 @@ def run_generate(args: argparse.Namespace) -> int:
     print(f"{len(rows)} replies written to {out}")
     print(f"score them with: nova-dpo metrics --inference {out} --out {args.out / 'results.json'}")
     return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    import json
+
+    from nova_dpo.evaluation.policy_comparison import (
+        ALWAYS_CALL,
+        always_call_answer,
+        compare_policies,
+        inference_records,
+    )
+    from nova_dpo.platforms.base import INFERENCE_OUTPUT_FILE
+    from nova_dpo.platforms.local.generation import generate_inference_output, read_gen_qa
+    from nova_dpo.platforms.local.text_generator import InferenceSettings, TextGenerator
+
+    settings = InferenceSettings(max_new_tokens=args.max_new_tokens)
+    rows = read_gen_qa(args.data, args.max_rows)
+    records = {}
+    for name, model in (("tuned", args.model), ("base", args.baseline)):
+        generator = TextGenerator.load(model, args.dtype, torch_threads=args.threads)
+        records[name] = generate_inference_output(
+            generator, rows, settings, args.out / name / INFERENCE_OUTPUT_FILE, args.batch_size
+        )
+    records[ALWAYS_CALL] = inference_records(rows, [always_call_answer(row) for row in rows])
+    comparison = compare_policies(records, candidate="tuned")
+    (args.out / "comparison.json").write_text(json.dumps(comparison.to_dict(), indent=2, sort_keys=True))
+    print(f"{len(rows)} prompts of {args.data}\n")
+    print(comparison.table())
+    print()
+    verdict = comparison.verdict()
+    for what, passed in verdict:
+        print(f"  {'PASS' if passed else 'FAIL'}  {what}")
+    print(f"\nreplies and comparison.json in {args.out}")
+    return 0 if all(passed for _, passed in verdict) else 1
 
 
 def run_judge(args: argparse.Namespace) -> int:
