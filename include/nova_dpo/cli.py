@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "nova_dpo.commands.data",
     "nova_dpo.commands.recipes",
     "nova_dpo.commands.iam",
+    "nova_dpo.commands.plan",
     "nova_dpo.commands.evaluation",
     "nova_dpo.commands.local",
 )

@@ -612,8 +612,9 @@ class TestDeployOnSageMaker:
             self.operator(plan).execute({})
 
 
-def expect_smoke_test(runtime: Stubber) -> None:
-    """Queue the deployment's answer to the smoke test: a call of the offered tool."""
+def expect_smoke_test(runtime: Stubber, request: dict | None = None) -> None:
+    """Queue the deployment's answer to the smoke test, a call of the offered tool, for ``request`` (default:
+    any smoke test of ``DEPLOYMENT_ARN``)."""
     answer = '{"name": "get_current_weather", "parameters": {"city": "Paris", "unit": "celsius"}}'
     runtime.add_response(
         "converse",
@@ -623,7 +624,7 @@ def expect_smoke_test(runtime: Stubber) -> None:
             "usage": {"inputTokens": 180, "outputTokens": 20, "totalTokens": 200},
             "metrics": {"latencyMs": 412},
         },
-        {"modelId": DEPLOYMENT_ARN, "messages": ANY, "system": ANY, "inferenceConfig": ANY},
+        request or {"modelId": DEPLOYMENT_ARN, "messages": ANY, "system": ANY, "inferenceConfig": ANY},
     )
 
 

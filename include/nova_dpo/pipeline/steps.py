@@ -243,11 +243,16 @@ def judge_pairs(plan: RunPlan, generated: list[dict[str, Any]], path_factory: An
         )
     if not lines:
         raise ValueError("candidate and baseline answered no common prompt: nothing to judge")
-    uri = plan.storage.under_run("eval/llm_judge.jsonl")
+    uri = judge_pairs_uri(plan)
     target = _path(uri, path_factory)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text("".join(json.dumps(line) + "\n" for line in lines))
     return uri
+
+
+def judge_pairs_uri(plan: RunPlan) -> str:
+    """Where :func:`judge_pairs` writes the run's ``llm_judge.jsonl``."""
+    return plan.storage.under_run("eval/llm_judge.jsonl")
 
 
 def _first(value: Any) -> str:
