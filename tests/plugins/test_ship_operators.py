@@ -7,7 +7,6 @@ parameters and refuses any call that was not queued; the champion record is read
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import os
@@ -50,15 +49,21 @@ from nova_dpo_airflow.triggers.bedrock_custom_model import (
     BedrockCustomModelDeploymentActiveTrigger,
 )
 from tests import sagemaker_fakes
+from tests.bedrock_fakes import (
+    ACCOUNT,
+    CREATED,
+    DEPLOYMENT_ARN,
+    MODEL_ARN,
+    PT_ARN,
+    REGION,
+    converse_response,
+    model_summary,
+    not_found,
+)
+from tests.operator_checks import validate_template_fields
 
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/BedrockImportRole"
 ESCROW_URI = "s3://customer-escrow-123456789012-smtj-abc123/nova-dpo-run-1"
-MODEL_ARN = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/imported/abcdef123456"
-DEPLOYMENT_ARN = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model-deployment/abcdef123456"
-PT_ARN = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:provisioned-model/abcdef123456"
-CREATED = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 DATASET_SHA = "d" * 64
 NO_WAIT = {"waiter_delay": 0, "waiter_max_attempts": 3}
 PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
@@ -87,19 +92,6 @@ def make_plan(platform: str, root: str, technique: str = "lora", **params) -> di
 
 def smoke_name(plan: dict) -> str:
     return f"{plan['ship']['model_name']}-smoke"
-
-
-def validate_template_fields(operator) -> None:
-    """Every templated field is an attribute the constructor set (the provider's test helper, inlined)."""
-    fields = [*operator.template_fields, *operator.template_fields_renderers]
-    missing = [field for field in fields if field not in operator.__dict__]
-    assert not missing, f"Templated fields are not available {missing}"
-
-
-def not_found(stubber: Stubber, method: str, **expected_params) -> None:
-    stubber.add_client_error(
-        method, "ResourceNotFoundException", http_status_code=404, expected_params=expected_params or None
-    )
 
 
 def dataset() -> dict:
@@ -618,12 +610,7 @@ def expect_smoke_test(runtime: Stubber, request: dict | None = None) -> None:
     answer = '{"name": "get_current_weather", "parameters": {"city": "Paris", "unit": "celsius"}}'
     runtime.add_response(
         "converse",
-        {
-            "output": {"message": {"role": "assistant", "content": [{"text": answer}]}},
-            "stopReason": "end_turn",
-            "usage": {"inputTokens": 180, "outputTokens": 20, "totalTokens": 200},
-            "metrics": {"latencyMs": 412},
-        },
+        converse_response({"text": answer}),
         request or {"modelId": DEPLOYMENT_ARN, "messages": ANY, "system": ANY, "inferenceConfig": ANY},
     )
 
@@ -669,18 +656,6 @@ def described(name: str, status: str) -> dict:
 def expect_describe(sagemaker: Stubber, name: str, status: str | None) -> None:
     """Queue DescribeTrainingJob of ``name``: a job of ``status``, or "not found" for None."""
     sagemaker_fakes.expect_describe(sagemaker, name, described(name, status) if status else None)
-
-
-def model_summary(name: str, day: int) -> dict:
-    return {
-        "modelArn": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/imported/{hashlib.md5(name.encode()).hexdigest()[:12]}",
-        "modelName": name,
-        "creationTime": dt.datetime(2026, 1, day, tzinfo=dt.UTC),
-        "baseModelArn": "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-micro-v1:0",
-        "baseModelName": "Nova Micro",
-        "customizationType": "IMPORTED",
-        "modelStatus": "Active",
-    }
 
 
 class TestTeardownOnSageMaker:
