@@ -9,6 +9,8 @@ recomputed from summed per-example counts).
   difference lies entirely on the side of a gain: noise cannot promote a candidate.
 * A **regression** fails when the candidate is worse by more than the tolerance *and* the interval lies
   entirely on the side of a loss: noise cannot block a candidate either.
+* A **significant loss** fails when the whole interval lies beyond a loss of the tolerance (in the metric's
+  units): the guard of each behaviour category, which a category the evaluation set lacks passes with a note.
 * **The judge**, when required, must prefer the candidate beyond doubt: the lower end of its win-rate
   interval (Nova's ``lower_rate``) must be above 0.5.
 
@@ -26,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from nova_dpo.evaluation.names import LOWER_IS_BETTER, OUTCOME_MIX_PREFIX
 from nova_dpo.evaluation.results import STDERR_SUFFIX, parse_results
 from nova_dpo.gate_rules import DEFAULT_WATCHED_METRICS, GateRules
 from nova_dpo.gate_statistics import (
@@ -35,10 +38,6 @@ from nova_dpo.gate_statistics import (
     metric_statistics,
     paired_intervals,
 )
-
-# Metrics where a smaller value is better. None of the gen_qa or tool-use metrics is, but an error rate or
-# a latency would be; every comparison is oriented by this set so that "gain" always means "better".
-LOWER_IS_BETTER: frozenset[str] = frozenset()
 
 # Judges must beat a coin toss: Nova's lower_rate is the 2.5th percentile of the bootstrapped win rate.
 JUDGE_WIN_THRESHOLD = 0.5
@@ -107,6 +106,7 @@ def _comparison(
     interval: PairedInterval | None,
     supports: tuple[int | None, int | None] = (None, None),
 ) -> MetricComparison:
+    # Every comparison is oriented by LOWER_IS_BETTER, so that "gain" always means "better".
     higher_is_better = name not in LOWER_IS_BETTER
     support = {"baseline_support": supports[0], "candidate_support": supports[1]}
     if baseline is None or candidate is None:
@@ -149,7 +149,12 @@ def _read_side(document: Mapping[str, Any], side: str) -> _Side:
         parsed = parse_results(document)
     except ValueError as err:
         raise ValueError(f"the {side} results: {err}") from err
-    metrics = {name: value for name, value in parsed.metrics.items() if not name.endswith(STDERR_SUFFIX)}
+    # The outcome mix counts answers, for the report: no count is compared.
+    metrics = {
+        name: value
+        for name, value in parsed.metrics.items()
+        if not name.endswith(STDERR_SUFFIX) and not name.startswith(OUTCOME_MIX_PREFIX)
+    }
     return _Side(metrics=metrics, rows=parsed.per_example or None)
 
 
@@ -337,6 +342,10 @@ def evaluate_gate(
             _regression_check(name, table.get(name), tolerance, "max_relative_regression", rules)
             for name, tolerance in rules.max_relative_regression.items()
         ),
+        *(
+            _loss_check(name, table.get(name), tolerance, rules)
+            for name, tolerance in rules.no_significant_loss.items()
+        ),
         *_watched_checks(table, rules),
     ]
     if rules.require_judge_win:
@@ -364,7 +373,7 @@ def _watched_checks(table: Mapping[str, MetricComparison], rules: GateRules) -> 
     """The default tolerance on every watched metric the baseline reports and no explicit rule names."""
     if rules.default_regression_tolerance is None:
         return []
-    explicit = {*rules.min_relative_gain, *rules.max_relative_regression}
+    explicit = {*rules.min_relative_gain, *rules.max_relative_regression, *rules.no_significant_loss}
     checks = []
     for name in rules.watched_metrics:
         row = table.get(name)
@@ -412,12 +421,9 @@ def _gain_check(name: str, row: MetricComparison | None, required: float, rules:
 def _regression_check(
     name: str, row: MetricComparison | None, tolerance: float, rule: str, rules: GateRules
 ) -> RuleCheck:
-    if row is None or row.improvement is None:
-        return _missing(name, row, rule)
-    too_few = _too_few(row, rules)
-    if too_few:
-        reason = f"rests on {too_few} to tell a loss from noise, so it is not checked"
-        return _check(rule, name, True, f"{_describe(name, row, rules.confidence)} {reason}")
+    unjudged = _unjudged_loss(name, row, rule, rules)
+    if unjudged is not None:
+        return unjudged
     tolerated = f"the tolerated -{tolerance:.1%}"
     beyond = row.relative_gain < -tolerance if row.relative_gain is not None else row.improvement < 0
     interval = row.improvement_interval
@@ -433,6 +439,44 @@ def _regression_check(
     else:
         passed, outcome = True, f"beyond {tolerated} but the interval reaches 0 (within the noise)"
     return _check(rule, name, passed, f"{_describe(name, row, rules.confidence)} {outcome}")
+
+
+def _loss_check(name: str, row: MetricComparison | None, tolerance: float, rules: GateRules) -> RuleCheck:
+    rule = "no_significant_loss"
+    if row is None or (row.baseline is None and row.candidate is None):
+        reason = (
+            "reported by neither model (no example of the evaluation set defines it), so it is not checked"
+        )
+        return _check(rule, name, True, f"{name}: {reason}")
+    unjudged = _unjudged_loss(name, row, rule, rules)
+    if unjudged is not None:
+        return unjudged
+    loss = f"a loss of {tolerance:g}"
+    interval = row.improvement_interval
+    if interval is None:
+        passed = row.improvement >= -tolerance
+        outcome = (
+            f"no loss beyond {loss}"
+            if passed
+            else f"beyond {loss}, and without per-example scores it cannot be told from noise"
+        )
+    elif interval[1] < -tolerance:
+        passed, outcome = False, f"the whole interval lies beyond {loss}: a significant loss"
+    else:
+        passed, outcome = True, f"the interval does not lie beyond {loss}: no significant loss"
+    return _check(rule, name, passed, f"{_describe(name, row, rules.confidence)} {outcome}")
+
+
+def _unjudged_loss(name: str, row: MetricComparison | None, rule: str, rules: GateRules) -> RuleCheck | None:
+    """The check of a loss rule that cannot judge the metric (it is missing, or rests on too few examples);
+    None when it can."""
+    if row is None or row.improvement is None:
+        return _missing(name, row, rule)
+    too_few = _too_few(row, rules)
+    if too_few:
+        reason = f"rests on {too_few} to tell a loss from noise, so it is not checked"
+        return _check(rule, name, True, f"{_describe(name, row, rules.confidence)} {reason}")
+    return None
 
 
 def _too_few(row: MetricComparison, rules: GateRules) -> str:

@@ -32,6 +32,11 @@ class GateRules:
     :param min_relative_gain: metric -> minimum relative gain over the baseline (0.05 = 5 % better); the
         gain must also be significant (the interval of the difference lies above 0).
     :param max_relative_regression: metric -> largest tolerated relative loss (0.02 = 2 % worse).
+    :param no_significant_loss: metric -> tolerance in the metric's own units (0.05 = five points of an
+        accuracy): the check fails when the paired bootstrap interval of candidate - baseline lies entirely
+        beyond a loss of the tolerance, so the loss itself, not only its estimate, must exceed it beyond doubt.
+        A metric that neither model reports (a behaviour category the evaluation set lacks) is noted, not
+        failed, so one default serves every evaluation set.
     :param default_regression_tolerance: tolerated relative loss of every other metric in
         ``watched_metrics`` that the baseline reports; None checks none of them.
     :param watched_metrics: the metrics ``default_regression_tolerance`` guards.
@@ -48,6 +53,7 @@ class GateRules:
 
     min_relative_gain: dict[str, float] = field(default_factory=dict)
     max_relative_regression: dict[str, float] = field(default_factory=dict)
+    no_significant_loss: dict[str, float] = field(default_factory=dict)
     default_regression_tolerance: float | None = None
     watched_metrics: tuple[str, ...] = DEFAULT_WATCHED_METRICS
     require_judge_win: bool = False
@@ -65,6 +71,11 @@ class GateRules:
             self,
             "max_relative_regression",
             _metric_thresholds("max_relative_regression", self.max_relative_regression, MAX_TOLERANCE),
+        )
+        object.__setattr__(
+            self,
+            "no_significant_loss",
+            _metric_thresholds("no_significant_loss", self.no_significant_loss, None),
         )
         object.__setattr__(self, "watched_metrics", _metric_names("watched_metrics", self.watched_metrics))
         if self.default_regression_tolerance is not None:
@@ -89,7 +100,7 @@ class GateRules:
         unknown = sorted(set(data) - set(known))
         if unknown:
             raise ValueError(f"unknown gate rule keys {unknown}; the rules are: {', '.join(known)}")
-        for name in ("min_relative_gain", "max_relative_regression"):
+        for name in ("min_relative_gain", "max_relative_regression", "no_significant_loss"):
             # The form sends null for an object left empty.
             if name in data and data[name] is None:
                 data[name] = {}
@@ -107,6 +118,7 @@ class GateRules:
         return not (
             self.min_relative_gain
             or self.max_relative_regression
+            or self.no_significant_loss
             or self.default_regression_tolerance is not None
             or self.require_judge_win
         )
@@ -122,6 +134,7 @@ class GateRules:
             "properties": {
                 "min_relative_gain": {"type": ["object", "null"], "additionalProperties": gain},
                 "max_relative_regression": {"type": ["object", "null"], "additionalProperties": tolerance},
+                "no_significant_loss": {"type": ["object", "null"], "additionalProperties": gain},
                 "default_regression_tolerance": {**tolerance, "type": ["number", "null"]},
                 "watched_metrics": {"type": "array", "items": {"type": "string"}},
                 "require_judge_win": {"type": "boolean"},

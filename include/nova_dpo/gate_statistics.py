@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from nova_dpo.evaluation.behaviour import MALFORMED_CALL
 from nova_dpo.evaluation.gen_qa_metrics import parse_metadata
 from nova_dpo.evaluation.names import BEHAVIOUR_ACCURACY_PREFIX, GEN_QA_METRICS
 from nova_dpo.evaluation.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_indices
@@ -100,6 +101,14 @@ def _tool_use_statistics(rows: Sequence[Mapping[str, Any]], ones: np.ndarray) ->
             # None marks an example where no call was both due and made: outside the metric's denominator.
             scored = [match is not None for match in matches]
             statistics[name] = _ratio_of([match or 0.0 for match in matches], scored)
+    outcomes = _field(rows, "predicted_behaviour")
+    if outcomes is not None:
+        statistics["malformed_call_rate"] = _ratio_of([o == MALFORMED_CALL for o in outcomes], ones)
+    hallucinated = _field(rows, "hallucinated_call")
+    if hallucinated is not None:
+        # None marks an answer whose offered tools are unknown: outside the rate's denominator.
+        known = [flag is not None for flag in hallucinated]
+        statistics["tool_hallucination_rate"] = _ratio_of([bool(flag) for flag in hallucinated], known)
     correct = _field(rows, "behaviour_correct")
     if correct is not None:
         statistics["behaviour_accuracy"] = _ratio_of(correct, ones)

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nova_dpo.data.when2call import CATEGORIES, DIRECT
+from nova_dpo.evaluation.behaviour import OUTCOMES
+from nova_dpo.evaluation.names import outcome_mix_cell
 from nova_dpo.evaluation.results import parse_results
 from nova_dpo.gate import JUDGE_WIN_THRESHOLD, GateVerdict, JudgeSummary, MetricComparison
 
@@ -159,6 +162,7 @@ def render_markdown(
         _run_section(run),
         _verdict_section(verdict),
         _metrics_section(verdict, candidate, baseline),
+        _outcomes_section(candidate, baseline),
         _judge_section(judge),
         f"## Plots\n\n![Candidate vs baseline, judge and training]({REPORT_PNG})",
         _training_section(training),
@@ -225,6 +229,39 @@ def _metric_row(name: str, row: MetricComparison) -> tuple[str, ...]:
         f"{row.relative_gain:+.1%}" if row.relative_gain is not None else "–",
         f"{row.baseline_support} / {row.candidate_support}" if row.support is not None else "–",
     )
+
+
+def _outcomes_section(candidate: Mapping[str, Any], baseline: Mapping[str, Any]) -> str:
+    """Per model, how many answers had each outcome, by the behaviour their prompt expected."""
+    note = (
+        "What each model's answers did, counted by the behaviour each prompt expected (the diagonal counts the "
+        "answers that had it). A direct answer neither calls a tool, asks nor declines; a malformed call tries "
+        "to call a tool and does not parse."
+    )
+    parts = [f"## Answer outcomes\n\n{note}"]
+    for role, document in (("Candidate", candidate), ("Baseline", baseline)):
+        parts.append(f"### {role}: {_model_name(document)}\n\n{_outcome_table(document)}")
+    return "\n\n".join(parts)
+
+
+def _outcome_table(document: Mapping[str, Any]) -> str:
+    counts: dict[str, dict[str, float]] = {}
+    for name, value in parse_results(document).metrics.items():
+        cell = outcome_mix_cell(name)
+        if cell is not None:
+            counts.setdefault(cell[0], {})[cell[1]] = value
+    if not counts:
+        return "The results carry no outcome mix."
+    known = [category for category in (*CATEGORIES, DIRECT) if category in counts]
+    rows = [
+        (
+            category,
+            *(_number(counts[category].get(outcome), digits=0) for outcome in OUTCOMES),
+            _number(sum(counts[category].values()), digits=0),
+        )
+        for category in known + sorted(set(counts) - set(known))
+    ]
+    return _table(("expected behaviour", *OUTCOMES, "prompts"), rows)
 
 
 def _model_name(document: Mapping[str, Any]) -> str:

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 
 from nova_dpo import gate
+from nova_dpo.data.nova_format import system_prompt
 from nova_dpo.evaluation.gen_qa_metrics import InferenceRecord, aggregate, compute_gen_qa_metrics
 from nova_dpo.evaluation.judge_stats import PairOutcome, judge_statistics
 from nova_dpo.evaluation.results import GEN_QA_TASK, LLM_JUDGE_TASK, build_results
 from nova_dpo.gate import GateRules, GateVerdict, evaluate_gate
+from nova_dpo.pipeline.params import DEFAULT_GATE
 
 WEATHER = {"name": "get_weather", "parameters": {"city": "Paris"}}
 
@@ -55,7 +57,8 @@ def judge_document(b_wins: int, a_wins: int, ties: int = 0) -> dict[str, Any]:
 
 
 def tool_records(made_calls: bool = True) -> list[InferenceRecord]:
-    """Every tool-use case: right call, wrong arguments, wrong tool, missed call, unwanted call, refusals."""
+    """Every tool-use case: right call, wrong arguments, wrong tool (one not offered), missed call, unwanted
+    call, refusals."""
     call = json.dumps(WEATHER)
     wrong_args = json.dumps({"name": "get_weather", "parameters": {"city": "Rome"}})
     wrong_tool = json.dumps({"name": "get_time", "parameters": {}})
@@ -81,8 +84,11 @@ def tool_records(made_calls: bool = True) -> list[InferenceRecord]:
     ]
     if not made_calls:
         cases = [("I cannot help.", gold, meta) for _, gold, meta in cases]
+    system = system_prompt(({"name": "get_weather", "parameters": {}},))
     return [
-        InferenceRecord(prompt=f"p{i}", prediction=prediction, gold=gold, metadata=json.loads(meta))
+        InferenceRecord(
+            prompt=f"p{i}", prediction=prediction, gold=gold, metadata=json.loads(meta), system=system
+        )
         for i, (prediction, gold, meta) in enumerate(cases * 3)
     ]
 
@@ -91,9 +97,16 @@ def tool_records(made_calls: bool = True) -> list[InferenceRecord]:
 
 
 def test_rules_from_dict_canonicalizes_metric_names():
-    rules = GateRules.from_dict({"min_relative_gain": {"f1": 0.05}, "max_relative_regression": {"em": 0.1}})
+    rules = GateRules.from_dict(
+        {
+            "min_relative_gain": {"f1": 0.05},
+            "max_relative_regression": {"em": 0.1},
+            "no_significant_loss": {"qem": 0.1},
+        }
+    )
     assert rules.min_relative_gain == {"f1_score": 0.05}
     assert rules.max_relative_regression == {"exact_match": 0.1}
+    assert rules.no_significant_loss == {"quasi_exact_match": 0.1}
     assert GateRules.from_dict(rules.to_dict()) == rules
     assert GateRules.from_dict(None).is_empty
 
@@ -117,6 +130,8 @@ def test_unknown_rule_key_is_refused_by_name():
         ({"resamples": 10}, "between 100"),
         ({"resamples": 1000.0}, "whole number"),
         ({"seed": -1}, "at least 0"),
+        ({"no_significant_loss": {"behaviour_accuracy_cannot_answer": -0.05}}, "at least 0"),
+        ({"no_significant_loss": ["tool_name_accuracy"]}, "must map metric names"),
     ],
 )
 def test_bad_rule_values_are_refused(rules, message):
@@ -133,10 +148,18 @@ def test_json_schema_agrees_with_the_validation():
         "require_judge_win": True,
     }
     jsonschema.validate(GateRules.from_dict(rules).to_dict(), schema)
-    for bad in ({"min_gain": {}}, {"resamples": 10}, {"max_relative_regression": {"bleu": 2}}):
+    jsonschema.validate(GateRules.from_dict(DEFAULT_GATE).to_dict(), schema)
+    for bad in (
+        {"min_gain": {}},
+        {"resamples": 10},
+        {"max_relative_regression": {"bleu": 2}},
+        {"no_significant_loss": {"bleu": -1}},
+    ):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, schema)
-        with pytest.raises(ValueError, match=r"gate rule keys|resamples|max_relative_regression"):
+        with pytest.raises(
+            ValueError, match=r"gate rule keys|resamples|max_relative_regression|no_significant_loss"
+        ):
             GateRules.from_dict(bad)
 
 
@@ -213,6 +236,83 @@ def test_unchanged_metrics_are_within_tolerance():
     verdict = evaluate_gate(document, document, None, GateRules(default_regression_tolerance=0.0))
     assert verdict.passed
     assert all(reason.endswith("within the tolerated -0.0%: pass") for reason in verdict.reasons)
+
+
+HALLUCINATED = "It is sunny in Paris today."
+GOLD = {"cannot_answer": "Sorry, no tool can do that.", "request_for_info": "Which city do you mean?"}
+
+
+def behaviour_records(
+    category: str, correct: Sequence[bool], wrong: str = HALLUCINATED
+) -> list[InferenceRecord]:
+    """Prompts that expect ``category``, answered as due or with ``wrong`` (by default a direct answer)."""
+    return [
+        InferenceRecord(
+            prompt=f"{category}-{index}",
+            prediction=GOLD[category] if right else wrong,
+            gold=GOLD[category],
+            metadata={"category": category, "prompt_id": f"{category}-{index}"},
+        )
+        for index, right in enumerate(correct)
+    ]
+
+
+def loss_verdict(baseline_correct: int, candidate_correct: int, total: int, **rules: Any) -> GateVerdict:
+    baseline = results_document(behaviour_records("cannot_answer", first(baseline_correct, total)))
+    candidate = results_document(behaviour_records("cannot_answer", first(candidate_correct, total)))
+    return evaluate_gate(candidate, baseline, None, GateRules(**rules))
+
+
+def test_a_significant_loss_beyond_the_tolerance_fails():
+    verdict = loss_verdict(36, 10, 40, no_significant_loss={"behaviour_accuracy_cannot_answer": 0.05})
+    assert not verdict.passed
+    [check] = verdict.checks
+    assert (check.rule, check.subject) == ("no_significant_loss", "behaviour_accuracy_cannot_answer")
+    assert check.reason.startswith("behaviour_accuracy_cannot_answer: -72.2% (0.900 → 0.250, 95% CI")
+    assert check.reason.endswith("the whole interval lies beyond a loss of 0.05: a significant loss: fail")
+
+
+def test_a_loss_that_may_be_within_the_tolerance_passes():
+    # 0.90 -> 0.75 on 40 prompts: the loss is beyond 0.10 as measured, but not beyond doubt.
+    verdict = loss_verdict(36, 30, 40, no_significant_loss={"behaviour_accuracy_cannot_answer": 0.10})
+    row = verdict.metrics["behaviour_accuracy_cannot_answer"]
+    assert row.difference == pytest.approx(-0.15)
+    assert row.ci_low < -0.10 < row.ci_high < 0
+    assert verdict.passed, verdict.reasons
+    assert verdict.reasons[0].endswith(
+        "the interval does not lie beyond a loss of 0.1: no significant loss: pass"
+    )
+    # The relative regression rule, which needs only the estimate beyond the tolerance, fails the same loss.
+    relative = loss_verdict(36, 30, 40, max_relative_regression={"behaviour_accuracy_cannot_answer": 0.10})
+    assert not relative.passed
+
+
+def test_no_significant_loss_notes_a_category_the_set_lacks_and_one_with_too_few_prompts():
+    rules = {"behaviour_accuracy_request_for_info": 0.05, "behaviour_accuracy_cannot_answer": 0.05}
+    verdict = loss_verdict(6, 0, 6, no_significant_loss=rules)
+    assert verdict.passed
+    assert verdict.reasons == [
+        "behaviour_accuracy_request_for_info: reported by neither model (no example of the evaluation set "
+        "defines it), so it is not checked: pass",
+        "behaviour_accuracy_cannot_answer: -100.0% (1.000 → 0.000, 95% CI of the difference [-1.000, -1.000]) "
+        "rests on too few examples (baseline 6, candidate 6; min_support 10) to tell a loss from noise, so it "
+        "is not checked: pass",
+    ]
+
+
+def test_the_tool_error_rates_are_lower_is_better():
+    malformed = '{"name": "get_weather", "parameters": {"city": "Paris"'
+    baseline = results_document(behaviour_records("cannot_answer", first(36, 40)))
+    candidate = results_document(behaviour_records("cannot_answer", first(10, 40), wrong=malformed))
+    verdict = evaluate_gate(
+        candidate, baseline, None, GateRules(no_significant_loss={"malformed_call_rate": 0.05})
+    )
+    row = verdict.metrics["malformed_call_rate"]
+    assert (row.baseline, row.candidate, row.higher_is_better) == (0.0, 0.75, False)
+    assert not verdict.passed
+    assert verdict.reasons[0].endswith("a significant loss: fail")
+    # The outcome mix is for the report: the gate compares no count.
+    assert not [name for name in verdict.metrics if name.startswith("outcome_mix_")]
 
 
 @pytest.mark.parametrize(
@@ -429,6 +529,8 @@ def synthetic_rows(n: int, rng: np.random.Generator, skill: float) -> list[dict[
                 "behaviour_correct": float(rng.random() < skill),
                 "expected_call": due,
                 "predicted_call": made,
+                "predicted_behaviour": "tool_call" if made else ("direct", "malformed_call")[index % 2],
+                "hallucinated_call": made and bool(rng.random() > skill),
                 "tool_name_match": float(rng.random() < skill) if scored else None,
                 "tool_args_match": float(rng.random() < skill) if scored else None,
             }

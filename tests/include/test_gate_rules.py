@@ -6,9 +6,15 @@ from pathlib import Path
 
 from nova_dpo import gate, gate_rules
 from nova_dpo.evaluation import stats
-from nova_dpo.evaluation.names import BEHAVIOUR_ACCURACY_PREFIX, TOOL_USE_METRICS
+from nova_dpo.evaluation.names import (
+    BEHAVIOUR_ACCURACY_PREFIX,
+    OUTCOME_MIX_PREFIX,
+    TOOL_ERROR_RATES,
+    TOOL_USE_METRICS,
+    reported_metrics,
+)
 from nova_dpo.evaluation.results import STDERR_SUFFIX
-from nova_dpo.evaluation.tool_metrics import aggregate_tool_use
+from nova_dpo.evaluation.tool_metrics import Expectation, aggregate_tool_use, score_tool_use
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -43,27 +49,16 @@ def test_rule_defaults_are_the_bootstrap_defaults():
 
 
 def test_tool_use_metric_names_are_what_the_tool_metrics_report():
+    due = Expectation("tool_call", [{"name": "get_weather", "arguments": {}}])
     rows = [
-        {
-            "expected_call": True,
-            "predicted_call": True,
-            "tool_name_match": 1.0,
-            "tool_args_match": 0.0,
-            "behaviour_correct": 1.0,
-            "expected_behaviour": "tool_call",
-        },
-        {
-            "expected_call": False,
-            "predicted_call": True,
-            "tool_name_match": None,
-            "tool_args_match": None,
-            "behaviour_correct": 0.0,
-            "expected_behaviour": "cannot_answer",
-        },
+        score_tool_use('{"name": "get_weather", "parameters": {}}', due, {"get_weather"}),
+        score_tool_use('{"name": "get_weather", "parameters": {}}', Expectation("cannot_answer"), set()),
     ]
     reported = {
         name
         for name in aggregate_tool_use(rows)
-        if not name.endswith(STDERR_SUFFIX) and not name.startswith(BEHAVIOUR_ACCURACY_PREFIX)
+        if not name.endswith(STDERR_SUFFIX)
+        and not name.startswith((BEHAVIOUR_ACCURACY_PREFIX, OUTCOME_MIX_PREFIX))
     }
-    assert reported == set(TOOL_USE_METRICS)
+    assert reported == {*TOOL_USE_METRICS, *TOOL_ERROR_RATES}
+    assert reported <= reported_metrics()

@@ -2,6 +2,7 @@ import csv
 
 import pytest
 
+from nova_dpo.evaluation.names import OUTCOME_MIX_PREFIX
 from nova_dpo.gate import GateRules, evaluate_gate
 from nova_dpo.report import REPORT_MARKDOWN, REPORT_PNG, read_training_metrics, write_report
 from tests.include.test_gate import first, gen_qa_document, judge_document, results_document, tool_records
@@ -96,7 +97,11 @@ def test_markdown_holds_the_run_the_verdict_and_every_metric(written, evaluation
     assert verdict.summary() in text
     for reason in verdict.reasons:
         assert f"- ✅ {reason}" in text
-    reported = [name for name in candidate["results"]["all"] if not name.endswith("_stderr")]
+    reported = [
+        name
+        for name in candidate["results"]["all"]
+        if not name.endswith("_stderr") and not name.startswith(OUTCOME_MIX_PREFIX)
+    ]
     assert set(reported) <= set(verdict.metrics)
     for name in verdict.metrics:
         assert f"\n| {name} | " in text
@@ -104,6 +109,29 @@ def test_markdown_holds_the_run_the_verdict_and_every_metric(written, evaluation
     assert "`nova-lite-dpo-candidate`" in text
     assert f"| candidate win rate | {verdict.judge.winrate:.3f} |" in text
     assert f"]({REPORT_PNG})" in text
+
+
+def test_markdown_shows_each_models_outcome_mix(tmp_path, training_csv):
+    candidate, baseline = (
+        results_document(tool_records(), model="tuned"),
+        results_document(tool_records(False)),
+    )
+    verdict = evaluate_gate(candidate, baseline, None, GateRules())
+    text = report(tmp_path, (candidate, baseline, None, verdict), training_csv).read_text()
+    section = text.split("## Answer outcomes\n", 1)[1].split("\n## ", 1)[0]
+    header = "| expected behaviour | tool_call | request_for_info | cannot_answer | direct | malformed_call | prompts |"
+    # Per expected behaviour: 4 calls due (3 made, 1 answered by a question), 2 questions due (one answered
+    # by a call), 2 refusals due (one answered "Maybe?", which declines nothing); each case three times.
+    assert section.split("### Baseline")[0] == (
+        "\nWhat each model's answers did, counted by the behaviour each prompt expected (the diagonal counts the "
+        "answers that had it). A direct answer neither calls a tool, asks nor declines; a malformed call tries "
+        "to call a tool and does not parse.\n\n### Candidate: `tuned`\n\n"
+        f"{header}\n|---|---|---|---|---|---|---|\n"
+        "| tool_call | 9 | 3 | 0 | 0 | 0 | 12 |\n"
+        "| request_for_info | 3 | 3 | 0 | 0 | 0 | 6 |\n"
+        "| cannot_answer | 0 | 0 | 3 | 3 | 0 | 6 |\n\n"
+    )
+    assert "| tool_call | 0 | 0 | 12 | 0 | 0 | 12 |" in section.split("### Baseline")[1]
 
 
 def test_markdown_summarizes_training_and_cost(written):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -27,6 +28,8 @@ SYSTEM_PROMPT_TAIL = (
     '{"name": function name, "parameters": dictionary of argument name and its value}'
 )
 
+
+_TOOLS_BLOCK = re.compile(r"<tools>(.*?)</tools>", re.DOTALL)
 
 # Tool schemas and tool-call arguments nest a few levels (BFCL's deepest are under 10); deeper is broken data,
 # and refusing it keeps the recursive rewriting and json.dumps far from Python's recursion limit.
@@ -127,6 +130,31 @@ def system_prompt(tools: tuple[str | dict[str, Any], ...]) -> str:
     specs = [_tool_spec_json(t if isinstance(t, str) else _tool_json(t)) for t in tools]
     # Equal to json.dumps({"tools": [...]}) without re-serializing the cached specs.
     return SYSTEM_PROMPT_HEAD + '{"tools": [' + ", ".join(specs) + "]}" + SYSTEM_PROMPT_TAIL
+
+
+def listed_tools(system: str) -> set[str] | None:
+    """The names of the tools a system prompt lists in its ``<tools>`` blocks (as :func:`system_prompt` writes
+    them: ``{"tools": [{"toolSpec": {"name": ...}}, ...]}``, or a bare list of tools).
+
+    :returns: the names, empty when the listing is empty; None when no block holds a JSON listing, so a caller
+        can tell "no tool offered" from "cannot tell what was offered".
+    """
+    names: set[str] | None = None
+    for listing in _TOOLS_BLOCK.findall(system):
+        try:
+            tools = json.loads(listing)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(tools, dict):
+            tools = tools.get("tools")
+        if not isinstance(tools, list):
+            continue
+        names = set() if names is None else names
+        for tool in tools:
+            spec = tool.get("toolSpec", tool) if isinstance(tool, dict) else {}
+            if isinstance(spec, dict) and isinstance(spec.get("name"), str):
+                names.add(spec["name"])
+    return names
 
 
 def nova_answer(text: str) -> str:

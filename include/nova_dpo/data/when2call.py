@@ -26,6 +26,9 @@ TOOL_CALL = "tool_call"
 REQUEST_FOR_INFO = "request_for_info"
 CANNOT_ANSWER = "cannot_answer"
 CATEGORIES = (TOOL_CALL, REQUEST_FOR_INFO, CANNOT_ANSWER)
+# When2Call's fourth answer kind: an answer given without the tool it needs. Its test set names it, but a
+# train_pref chosen answer never is one (only rejected answers are), so it is not among the CATEGORIES.
+DIRECT = "direct"
 REWARD_FIELDS = ("chosen_reward", "rejected_reward")
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from nova_dpo.data.nova_format import listed_tools
 from nova_dpo.evaluation.jsonl import numbered_json_objects
 from nova_dpo.evaluation.names import GEN_QA_METRICS
 from nova_dpo.evaluation.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_stderr, mean_stderr
@@ -41,12 +42,17 @@ _MEAN_METRICS = GEN_QA_METRICS[:-1]
 
 @dataclass(frozen=True)
 class InferenceRecord:
-    """One line of Nova's ``inference_output.jsonl``, with the first generation as ``prediction``."""
+    """One line of Nova's ``inference_output.jsonl``, with the first generation as ``prediction``.
+
+    ``system`` is the gen_qa row's system prompt where the line carries it as a string (Nova's four fields do
+    not): the tools it lists are what a call may name without being hallucinated.
+    """
 
     prompt: str
     prediction: str
     gold: str
     metadata: dict[str, Any] | None = None
+    system: str = ""
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> InferenceRecord:
@@ -56,7 +62,16 @@ class InferenceRecord:
             prediction=_first_text(obj.get("inference"), "inference"),
             gold=_first_text(obj.get("gold"), "gold"),
             metadata=parse_metadata(obj.get("metadata")),
+            system=obj["system"] if isinstance(obj.get("system"), str) else "",
         )
+
+    @property
+    def offered_tools(self) -> set[str] | None:
+        """The tools listed in the system prompt, or in the prompt where it holds the system prompt; None
+        when neither lists any (then no call can be told hallucinated)."""
+        listings = [listed_tools(text) for text in (self.system, self.prompt)]
+        known = [names for names in listings if names is not None]
+        return set().union(*known) if known else None
 
 
 @dataclass(frozen=True)
@@ -121,7 +136,7 @@ def score_example(record: InferenceRecord) -> dict[str, Any]:
     row["f1_score_quasi"] = quasi_word_f1(prediction, gold)
     row["bleu"] = sentence_bleu(prediction, gold)
     row["bleu_statistics"] = bleu_statistics(prediction, gold)
-    row.update(score_tool_use(prediction, expectation_from(gold, record.metadata)))
+    row.update(score_tool_use(prediction, expectation_from(gold, record.metadata), record.offered_tools))
     # The gate pairs candidate and baseline rows by prompt, whatever order each evaluation wrote them in.
     if isinstance(record.metadata, Mapping) and record.metadata.get("prompt_id"):
         row["prompt_id"] = record.metadata["prompt_id"]

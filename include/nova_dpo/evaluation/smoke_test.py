@@ -7,13 +7,11 @@ offers tools), and the check of the answer: it must call one of the offered tool
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from nova_dpo.data.nova_format import system_prompt
+from nova_dpo.data.nova_format import listed_tools, system_prompt
 from nova_dpo.toolcalls import parse_nova_toolcalls
 
 SMOKE_TEST_TOOL: dict[str, Any] = {
@@ -30,7 +28,6 @@ SMOKE_TEST_TOOL: dict[str, Any] = {
 }
 SMOKE_TEST_QUESTION = "What is the weather like in Paris right now? Answer in celsius."
 SMOKE_TEST_INFERENCE_CONFIG: dict[str, Any] = {"maxTokens": 512, "temperature": 0.0}
-_TOOLS_BLOCK = re.compile(r"<tools>(.*?)</tools>", re.DOTALL)
 
 
 class SmokeTestFailed(ValueError):
@@ -78,15 +75,7 @@ def offered_tools(
     """The names of the tools a request offers: in ``toolConfig`` and in the system prompt's ``<tools>``."""
     names = {tool["toolSpec"]["name"] for tool in (tool_config or {}).get("tools", []) if "toolSpec" in tool}
     for block in system:
-        for listing in _TOOLS_BLOCK.findall(block.get("text", "")):
-            try:
-                tools = json.loads(listing)
-            except json.JSONDecodeError:
-                continue
-            for tool in tools.get("tools", []) if isinstance(tools, dict) else tools:
-                spec = tool.get("toolSpec", tool) if isinstance(tool, dict) else {}
-                if isinstance(spec.get("name"), str):
-                    names.add(spec["name"])
+        names |= listed_tools(block.get("text", "")) or set()
     return names
 
 

@@ -1,7 +1,8 @@
 """Tool-use metrics: did the model call a tool when it should, the right one, with the right arguments.
 
 Text overlap (ROUGE, BLEU) says little about When2Call's question, which is a decision: call a tool, ask
-for missing information, or say the tools cannot answer. These metrics score that decision.
+for missing information, or say the tools cannot answer. These metrics score that decision, each answer's
+outcome read by :mod:`nova_dpo.evaluation.behaviour` (which also knows direct answers and malformed calls).
 
 A metric whose denominator is empty (precision when the model never calls a tool, a category absent from
 the data) is left out of the aggregate rather than reported as 0, so a gate never reads "no data" as
@@ -10,13 +11,15 @@ the data) is left out of the aggregate rather than reported as 0, so a gate neve
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from nova_dpo.data.when2call import CANNOT_ANSWER, REQUEST_FOR_INFO, TOOL_CALL
+from nova_dpo.data.when2call import TOOL_CALL
+from nova_dpo.evaluation.behaviour import MALFORMED_CALL, OUTCOMES, behaviour_of, classify_answer
+from nova_dpo.evaluation.names import BEHAVIOUR_ACCURACY_PREFIX, outcome_mix_metric
 from nova_dpo.evaluation.stats import bootstrap_stderr, mean_stderr
 from nova_dpo.toolcalls import ToolCall, call_arguments, parse_nova_toolcalls
 
@@ -33,17 +36,9 @@ class Expectation:
         return self.category == TOOL_CALL
 
 
-def behaviour_of(text: str) -> str:
-    """The behaviour an answer shows: a tool call if it makes one, a question back, or a refusal."""
-    if parse_nova_toolcalls(text):
-        return TOOL_CALL
-    if text.strip().endswith("?"):
-        return REQUEST_FOR_INFO
-    return CANNOT_ANSWER
-
-
 def expectation_from(gold: str, metadata: Mapping[str, Any] | None = None) -> Expectation:
-    """The expectation of one example: from its metadata where given, else read off the gold answer.
+    """The expectation of one example: from its metadata where given, else read off the gold answer (by the
+    rules that read the model's answers, so an answer equal to the gold always shows the expected behaviour).
 
     :param metadata: the parsed ``metadata`` of a gen_qa record, e.g.
         ``{"category": "tool_call", "expected_tool_calls": [{"name": ..., "arguments": {...}}]}``;
@@ -73,15 +68,23 @@ def _normalize_calls(calls: Any) -> list[ToolCall]:
     return normalized
 
 
-def score_tool_use(prediction: str, expectation: Expectation) -> dict[str, Any]:
-    """Per-example tool-use fields; the two match fields are None unless a call was both due and made."""
-    predicted_calls = parse_nova_toolcalls(prediction)
-    predicted_behaviour = behaviour_of(prediction)
+def score_tool_use(
+    prediction: str, expectation: Expectation, offered: Collection[str] | None = None
+) -> dict[str, Any]:
+    """Per-example tool-use fields.
+
+    ``predicted_behaviour`` is the answer's outcome (:data:`~nova_dpo.evaluation.behaviour.OUTCOMES`);
+    ``hallucinated_call`` whether it calls a tool not in ``offered`` (None when the offered tools are unknown);
+    the two match fields are None unless a call was both due and made.
+    """
+    behaviour = classify_answer(prediction, offered)
+    predicted_calls = behaviour.calls
     scored = expectation.expects_call and bool(predicted_calls)
     return {
         "expected_behaviour": expectation.category,
-        "predicted_behaviour": predicted_behaviour,
-        "behaviour_correct": float(predicted_behaviour == expectation.category),
+        "predicted_behaviour": behaviour.outcome,
+        "behaviour_correct": float(behaviour.outcome == expectation.category),
+        "hallucinated_call": behaviour.hallucinated,
         "expected_call": expectation.expects_call,
         "predicted_call": bool(predicted_calls),
         "tool_name_match": float(_same_names(predicted_calls, expectation.tool_calls)) if scored else None,
@@ -112,7 +115,13 @@ def aggregate_tool_use(rows: Iterable[Mapping[str, Any]]) -> dict[str, float]:
       predicted (resp. expected) calls, with the standard error of that mean; F1 is ``2TP / (2TP+FP+FN)``
       with a bootstrap standard error over examples.
     * ``tool_name_accuracy`` / ``tool_args_exact_match``: over examples where a call was due and made.
-    * ``behaviour_accuracy`` and ``behaviour_accuracy_<category>`` (per expected category).
+    * ``behaviour_accuracy`` and ``behaviour_accuracy_<category>`` (per expected category): the share of
+      answers whose outcome is the expected behaviour.
+    * ``tool_hallucination_rate``: the share of answers that call a tool the prompt did not offer (When2Call's
+      tool hallucination, counted over every answer whose offered tools are known); ``malformed_call_rate``:
+      the share of answers that try to call a tool and do not parse. Lower is better for both.
+    * The outcome mix: for each expected category and each outcome, how many answers had it
+      (:func:`~nova_dpo.evaluation.names.outcome_mix_metric`; counts, without a standard error).
     """
     rows = list(rows)
     expected = np.array([bool(r["expected_call"]) for r in rows], dtype=bool)
@@ -135,9 +144,18 @@ def aggregate_tool_use(rows: Iterable[Mapping[str, Any]]) -> dict[str, float]:
         [r["tool_args_match"] for r in rows if r["tool_args_match"] is not None],
     )
     _add_mean(metrics, "behaviour_accuracy", [r["behaviour_correct"] for r in rows])
+    _add_mean(
+        metrics,
+        "tool_hallucination_rate",
+        [r["hallucinated_call"] for r in rows if r["hallucinated_call"] is not None],
+    )
+    _add_mean(metrics, "malformed_call_rate", [r["predicted_behaviour"] == MALFORMED_CALL for r in rows])
     for category in sorted({r["expected_behaviour"] for r in rows}):
-        values = [r["behaviour_correct"] for r in rows if r["expected_behaviour"] == category]
-        _add_mean(metrics, f"behaviour_accuracy_{category}", values)
+        members = [r for r in rows if r["expected_behaviour"] == category]
+        _add_mean(metrics, BEHAVIOUR_ACCURACY_PREFIX + category, [r["behaviour_correct"] for r in members])
+        outcomes = [r["predicted_behaviour"] for r in members]
+        for outcome in OUTCOMES:
+            metrics[outcome_mix_metric(category, outcome)] = float(outcomes.count(outcome))
     return metrics
 
 

@@ -99,6 +99,7 @@ def check_gate_metrics(rules: Any) -> None:
     named = {
         "min_relative_gain": list(rules.min_relative_gain),
         "max_relative_regression": list(rules.max_relative_regression),
+        "no_significant_loss": list(rules.no_significant_loss),
         "watched_metrics": list(rules.watched_metrics),
     }
     for rule, metrics in named.items():

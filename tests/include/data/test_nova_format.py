@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from nova_dpo.data.nova_format import dpo_record, gen_qa_record, nova_answer, system_prompt
+from nova_dpo.data.nova_format import dpo_record, gen_qa_record, listed_tools, nova_answer, system_prompt
 from nova_dpo.data.validation import check_record
 from nova_dpo.data.when2call import RowError, infer_category, normalize_row
 from nova_dpo.toolcalls import parse_nova_toolcalls
@@ -29,6 +29,16 @@ def test_system_prompt_lists_tool_specs_as_the_aws_sample_does():
     assert prompt == (
         prompt.split("<tools>\n")[0] + "<tools>\n" + json.dumps(listed) + prompt.split("}]}", 1)[1]
     ), "the cached rendering must equal json.dumps of the whole list"
+
+
+def test_the_tools_a_system_prompt_lists_are_read_back():
+    row = normalize_row(when2call_row())
+    assert listed_tools(system_prompt(row.tools)) == {"get_weather"}
+    assert listed_tools(system_prompt(())) == set()  # offers nothing: every call would be hallucinated
+    assert listed_tools('<tools>[{"name": "a"}, {"toolSpec": {"name": "b"}}, 3]</tools>') == {"a", "b"}
+    # No listing to read: what was offered is unknown, which is not the same as nothing.
+    for text in ("You are a helpful assistant.", "<tools>get_weather(city)</tools>", '<tools>"x"</tools>'):
+        assert listed_tools(text) is None
 
 
 def test_tool_calls_are_rewritten_to_the_json_the_prompt_asks_for():

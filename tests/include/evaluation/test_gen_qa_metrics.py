@@ -4,7 +4,7 @@ import math
 import pytest
 import sacrebleu
 
-from nova_dpo.data.nova_format import gen_qa_record
+from nova_dpo.data.nova_format import gen_qa_record, system_prompt
 from nova_dpo.data.when2call import PreferenceRow
 from nova_dpo.evaluation.gen_qa_metrics import (
     GEN_QA_METRICS,
@@ -130,3 +130,19 @@ def test_rows_written_by_the_data_stage_score_perfectly_against_themselves():
         "behaviour_accuracy_request_for_info",
         "behaviour_accuracy_cannot_answer",
     }
+
+
+def test_a_call_to_a_tool_the_system_prompt_does_not_list_is_hallucinated():
+    system = system_prompt(({"name": "get_weather", "parameters": {}},))
+    invented = json.dumps({"name": "book_flight", "parameters": {}})
+    lines = [
+        {"prompt": "Weather?", "inference": [WEATHER_CALL], "gold": WEATHER_CALL, "system": system},
+        {"prompt": "Fly me?", "inference": [invented], "gold": "I can't.", "system": system},
+        # Nova's lines carry no system prompt, but the prompt may hold it.
+        {"prompt": f"{system}\nFly me?", "inference": [invented], "gold": "I can't."},
+        {"prompt": "Fly me?", "inference": [invented], "gold": "I can't."},  # unknown tools: not judged
+    ]
+    records = [InferenceRecord.from_json(line) for line in lines]
+    scores = compute_gen_qa_metrics(records)
+    assert [row["hallucinated_call"] for row in scores.per_example] == [False, True, True, None]
+    assert scores.metrics["tool_hallucination_rate"] == pytest.approx(2 / 3)

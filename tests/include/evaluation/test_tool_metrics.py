@@ -2,10 +2,11 @@ import json
 
 import pytest
 
+from nova_dpo.evaluation.behaviour import OUTCOMES
+from nova_dpo.evaluation.names import OUTCOME_MIX_PREFIX, outcome_mix_metric
 from nova_dpo.evaluation.tool_metrics import (
     Expectation,
     aggregate_tool_use,
-    behaviour_of,
     expectation_from,
     score_tool_use,
 )
@@ -16,20 +17,7 @@ def call(name, **arguments):
 
 
 WEATHER = {"name": "get_weather", "arguments": {"city": "Paris", "unit": "C"}}
-
-
-@pytest.mark.parametrize(
-    ("text", "behaviour"),
-    [
-        (call("get_weather", city="Paris"), "tool_call"),
-        ("Sure:\n```json\n" + call("get_weather", city="Paris") + "\n```", "tool_call"),
-        ("Which city do you mean? ", "request_for_info"),
-        ("None of the tools can answer that.", "cannot_answer"),
-        ("", "cannot_answer"),
-    ],
-)
-def test_behaviour_of(text, behaviour):
-    assert behaviour_of(text) == behaviour
+OFFERED = {"get_weather", "get_time"}
 
 
 def test_expectation_from_metadata():
@@ -54,6 +42,7 @@ def test_expectation_falls_back_to_gold():
     )
     assert expectation_from("Which city?", {}) == Expectation("request_for_info", [])
     assert expectation_from("I can't.", None) == Expectation("cannot_answer", [])
+    assert expectation_from("It is 20°C in Paris.", None) == Expectation("direct", [])
     # A category without listed calls takes the calls from gold.
     assert expectation_from(call("f"), {"category": "tool_call"}).tool_calls == [
         {"name": "f", "arguments": {}}
@@ -118,3 +107,56 @@ def test_undefined_metrics_are_left_out():
         assert name not in metrics
     assert metrics["behaviour_accuracy_request_for_info"] == 1.0
     assert "behaviour_accuracy_tool_call" not in metrics
+
+
+def test_rows_carry_the_outcome_and_whether_a_call_was_hallucinated():
+    due = Expectation("tool_call", [WEATHER])
+    invented = score_tool_use(call("book_flight", to="Oslo"), due, OFFERED)
+    assert (invented["predicted_behaviour"], invented["hallucinated_call"]) == ("tool_call", True)
+    assert (invented["predicted_call"], invented["tool_name_match"]) == (True, 0.0)
+    unknown = score_tool_use(call("book_flight", to="Oslo"), due)
+    assert unknown["hallucinated_call"] is None
+    asked = score_tool_use("Which city?", due, OFFERED)
+    assert (asked["predicted_behaviour"], asked["hallucinated_call"]) == ("request_for_info", False)
+
+
+def test_a_malformed_call_is_no_refusal_and_no_call():
+    row = score_tool_use(
+        '{"name": "get_weather", "parameters": {"city": "Paris"', Expectation("cannot_answer")
+    )
+    assert row["predicted_behaviour"] == "malformed_call"
+    assert (row["behaviour_correct"], row["predicted_call"]) == (0.0, False)
+
+
+def test_error_rates_and_outcome_mix_by_hand():
+    due, refuse = Expectation("tool_call", [WEATHER]), Expectation("cannot_answer")
+    rows = [
+        score_tool_use(call("get_weather", city="Paris", unit="C"), due, OFFERED),
+        score_tool_use(call("book_flight"), due, OFFERED),
+        score_tool_use('{"name": "get_weather", "parameters": {"city": "Paris"', due, OFFERED),
+        score_tool_use("No tool can do that.", refuse, OFFERED),
+        score_tool_use("It is sunny in Paris.", refuse, OFFERED),
+        score_tool_use('{"name": "get_weather"', refuse),  # offered tools unknown
+    ]
+    metrics = aggregate_tool_use(rows)
+    # One hallucinated call among the five answers whose offered tools are known; two malformed of six.
+    assert metrics["tool_hallucination_rate"] == pytest.approx(1 / 5)
+    assert metrics["malformed_call_rate"] == pytest.approx(2 / 6)
+    assert metrics["behaviour_accuracy_tool_call"] == pytest.approx(2 / 3)
+    assert metrics["behaviour_accuracy_cannot_answer"] == pytest.approx(1 / 3)
+    expected_mix = {
+        "tool_call": dict(zip(OUTCOMES, (2, 0, 0, 0, 1), strict=True)),
+        "cannot_answer": dict(zip(OUTCOMES, (0, 0, 1, 1, 1), strict=True)),
+    }
+    mix = {name: value for name, value in metrics.items() if name.startswith(OUTCOME_MIX_PREFIX)}
+    assert mix == {
+        outcome_mix_metric(category, outcome): count
+        for category, counts in expected_mix.items()
+        for outcome, count in counts.items()
+    }
+
+
+def test_no_hallucination_rate_without_offered_tools():
+    metrics = aggregate_tool_use([score_tool_use(call("book_flight"), Expectation("tool_call"))])
+    assert "tool_hallucination_rate" not in metrics
+    assert metrics["malformed_call_rate"] == 0.0

@@ -85,6 +85,7 @@ def test_a_bad_value_of_any_param_is_refused_naming_it(name):
         ({"storage_root": "/tmp/x", "platform": "sagemaker"}, "s3://bucket/prefix"),
         ({"storage_root": "s3://bucket/a/../b", "platform": "sagemaker"}, "must not contain '..'"),
         ({"gate": {"watched_metrics": ["rouge1", "rouge9"]}}, "rouge9"),
+        ({"gate": {"no_significant_loss": {"behaviour_accuracy_maybe": 0.05}}}, "behaviour_accuracy_maybe"),
         ({"gate": {"min_relative_gan": {"rouge1": 0.1}}}, "'min_relative_gan' was unexpected"),
         ({"gate": {"confidence": 1.0}}, "param gate"),
         ({"eval_local_options": {"judge": "http://attacker/v1"}}, "judge_conn_id"),
@@ -102,6 +103,13 @@ def test_rules_a_schema_cannot_say_are_checked_too(changes, message):
 def test_the_gate_may_name_per_behaviour_metrics():
     plan = plan_with(gate={"max_relative_regression": {"behaviour_accuracy_cannot_answer": 0.1}})
     assert plan.gate.max_relative_regression == {"behaviour_accuracy_cannot_answer": 0.1}
+
+
+def test_the_gate_may_name_the_tool_error_rates():
+    plan = plan_with(
+        gate={"no_significant_loss": {"tool_hallucination_rate": 0.0, "malformed_call_rate": 0.02}}
+    )
+    assert plan.gate.no_significant_loss == {"tool_hallucination_rate": 0.0, "malformed_call_rate": 0.02}
 
 
 @pytest.mark.parametrize("home", ["s3://not/a/folder", "relative/home"])

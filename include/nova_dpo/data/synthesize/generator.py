@@ -23,11 +23,9 @@ from nova_dpo.data.synthesize.vocabulary import (
     REFUSALS,
     REFUSALS_NAMING_TOOLS,
 )
-from nova_dpo.data.when2call import CANNOT_ANSWER, REQUEST_FOR_INFO, TOOL_CALL
+from nova_dpo.data.when2call import CANNOT_ANSWER, DIRECT, REQUEST_FOR_INFO, TOOL_CALL
 from nova_dpo.toolcalls import format_when2call_toolcalls
 
-# The fourth When2Call behaviour: never chosen, only rejected (answering without the tool it needs).
-DIRECT = "direct"
 BEHAVIOURS = (TOOL_CALL, REQUEST_FOR_INFO, CANNOT_ANSWER, DIRECT)
 
 # Shares of the chosen behaviours: half tool calls, a quarter each of the two ways of not calling.
