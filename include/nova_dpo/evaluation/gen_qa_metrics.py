@@ -112,6 +112,19 @@ def parse_metadata(value: Any) -> dict[str, Any] | None:
     return parsed if isinstance(parsed, dict) else None
 
 
+def inference_line(row: Mapping[str, Any], reply: str) -> dict[str, Any]:
+    """The ``inference_output.jsonl`` line of a gen_qa row and a model's reply, in Nova's fields (``inference`` is a
+    list, as Nova writes it), plus the row's ``system`` prompt: the tools it offered, so that a call to a tool it
+    did not offer counts as made up (``tool_hallucination_rate``)."""
+    return {
+        "prompt": row["query"],
+        "inference": [reply],
+        "gold": row["response"],
+        "metadata": row.get("metadata"),
+        "system": row.get("system"),
+    }
+
+
 def read_inference_output(path: str | os.PathLike[str]) -> list[InferenceRecord]:
     """The records of an ``inference_output.jsonl`` file, in file order.
 

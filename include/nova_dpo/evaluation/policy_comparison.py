@@ -18,7 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from nova_dpo.evaluation.gen_qa_metrics import GenQaScores, InferenceRecord, compute_gen_qa_metrics
+from nova_dpo.evaluation.gen_qa_metrics import (
+    GenQaScores,
+    InferenceRecord,
+    compute_gen_qa_metrics,
+    inference_line,
+)
 from nova_dpo.evaluation.names import DEFAULT_SEED
 from nova_dpo.evaluation.smoke_test import offered_tools
 from nova_dpo.evaluation.stats import bootstrap_indices
@@ -35,6 +40,8 @@ TABLE_METRICS = (
     "tool_call_recall",
     "tool_name_accuracy",
     "tool_args_exact_match",
+    "tool_hallucination_rate",
+    "malformed_call_rate",
 )
 MIN_DECISION_PRECISION = 0.5
 
@@ -47,16 +54,8 @@ def always_call_answer(row: Mapping[str, Any]) -> str:
 
 
 def inference_records(rows: Sequence[Mapping[str, Any]], answers: Sequence[str]) -> list[dict[str, Any]]:
-    """gen_qa rows and one answer each, as ``inference_output.jsonl`` records."""
-    return [
-        {
-            "prompt": row["query"],
-            "inference": answer,
-            "gold": row["response"],
-            "metadata": row.get("metadata"),
-        }
-        for row, answer in zip(rows, answers, strict=True)
-    ]
+    """gen_qa rows and one answer each, as ``inference_output.jsonl`` lines."""
+    return [inference_line(row, answer) for row, answer in zip(rows, answers, strict=True)]
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,13 @@ def test_the_gold_answers_beat_the_base_and_the_always_call_policy(rows):
     assert comparison.metric(ALWAYS_CALL, "behaviour_accuracy") == pytest.approx(due)
     assert comparison.metric(ALWAYS_CALL, "tool_call_precision") == pytest.approx(due)
     assert comparison.metric("tuned", "behaviour_accuracy") > comparison.metric("base", "behaviour_accuracy")
+    # The rows' tool lists reach the scoring: a call where no tool is offered is made up, an offered one is not.
+    toolless = sum(
+        "<tools>" not in row["system"] or not offered_tools([{"text": row["system"]}]) for row in rows
+    )
+    assert toolless > 0
+    assert comparison.metric(ALWAYS_CALL, "tool_hallucination_rate") == pytest.approx(toolless / len(rows))
+    assert comparison.metric("tuned", "tool_hallucination_rate") == 0
     difference, low, high = comparison.differences[ALWAYS_CALL]
     assert difference == pytest.approx(1 - due, abs=0.02)
     assert low <= difference <= high

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from nova_dpo.evaluation.gen_qa_metrics import compute_gen_qa_metrics, read_inference_output
+from nova_dpo.evaluation.gen_qa_metrics import compute_gen_qa_metrics, inference_line, read_inference_output
 from nova_dpo.evaluation.jsonl import read_jsonl_objects
 from nova_dpo.evaluation.results import GEN_QA_TASK, build_results, results_filename, write_results
 from nova_dpo.platforms.base import EVALUATION_TASKS, INFERENCE_OUTPUT_FILE
@@ -92,16 +92,6 @@ def read_gen_qa(path: str | os.PathLike[str], max_rows: int | None = None) -> li
     return rows
 
 
-def inference_record(row: Mapping[str, Any], reply: str) -> dict[str, Any]:
-    """A line of ``inference_output.jsonl`` in Nova's fields (``inference`` is a list, as Nova writes it)."""
-    return {
-        "prompt": row["query"],
-        "inference": [reply],
-        "gold": row["response"],
-        "metadata": row.get("metadata"),
-    }
-
-
 def write_jsonl(path: str | os.PathLike[str], records: Iterable[Mapping[str, Any]]) -> Path:
     """Write records as JSON lines, through a temporary file, so a reader never sees half a file."""
     target = Path(path)
@@ -139,7 +129,7 @@ def generate_inference_output(
         log.info(
             "%d of %d replies stopped at max_new_tokens=%d", unfinished, len(replies), settings.max_new_tokens
         )
-    records = [inference_record(row, reply.text) for row, reply in zip(rows, replies, strict=True)]
+    records = [inference_line(row, reply.text) for row, reply in zip(rows, replies, strict=True)]
     write_jsonl(out_path, records)
     return records
 

@@ -101,7 +101,8 @@ def test_inference_output_has_novas_fields(generator: TextGenerator, tmp_path: P
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert lines == records
     for row, line in zip(rows, lines, strict=True):
-        assert set(line) == {"prompt", "inference", "gold", "metadata"}
+        assert set(line) == {"prompt", "inference", "gold", "metadata", "system"}
+        assert line["system"] == row.get("system")
         assert line["prompt"] == row["query"]
         assert line["gold"] == row["response"]
         assert line["metadata"] == row["metadata"]
