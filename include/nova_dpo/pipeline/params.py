@@ -38,22 +38,44 @@ RECIPE_OVERRIDE_PARAMS: dict[str, str] = {
 
 DEFAULT_GATE = {
     "min_relative_gain": {"tool_call_f1": 0.05},
+    # Each behaviour, and the choice of tool, must not lose more than its tolerance beyond doubt (absolute: 0.05
+    # is five points); aggregates can hide a lost category.
+    "no_significant_loss": {
+        "behaviour_accuracy_cannot_answer": 0.05,
+        "behaviour_accuracy_request_for_info": 0.05,
+        "tool_name_accuracy": 0.0,
+    },
     "default_regression_tolerance": 0.10,
     "require_judge_win": False,
 }
 
 SECTION_RUN = "Platform and model"
-SECTION_RECIPE = "DPO recipe overrides (empty = the recipe's value)"
 SECTION_DATA = "Dataset"
+SECTION_TRAINING = "Training job"
+SECTION_RECIPE = "DPO recipe overrides (empty = the recipe's value)"
 SECTION_EVAL = "Evaluation and gate"
 SECTION_SHIP = "Import and deployment"
 SECTION_LOCAL = "Local platform"
+#: The trigger form's sections in pipeline order. Airflow shows a section where its first param comes, so
+#: :func:`param_definitions` lists the params section by section in this order.
+SECTIONS = (
+    SECTION_RUN,
+    SECTION_DATA,
+    SECTION_TRAINING,
+    SECTION_RECIPE,
+    SECTION_EVAL,
+    SECTION_SHIP,
+    SECTION_LOCAL,
+)
+#: The label of a nullable select's empty choice (Airflow's form would show ``null``).
+RECIPE_VALUE_LABEL = "(the recipe's value)"
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
     kind = schema.get("type")
     if "enum" in schema:
-        return {**schema, "enum": [None, *schema["enum"]]}
+        # ``values_display`` is read by the form only; its JSON key for None is "null".
+        return {**schema, "enum": [None, *schema["enum"]], "values_display": {"null": RECIPE_VALUE_LABEL}}
     return {**schema, "type": ["null", kind] if kind else ["null", "number"]}
 
 
@@ -68,95 +90,59 @@ def _recipe_fields() -> dict[str, dict[str, Any]]:
         fields[name] = {
             "default": None,
             **_nullable(schema),
-            "description": description,
+            "description_md": description,
             "section": SECTION_RECIPE,
         }
     return fields
 
 
 def param_definitions() -> dict[str, dict[str, Any]]:
-    """Every param as keyword arguments for ``airflow.sdk.Param`` (``default`` plus JSON-schema keywords)."""
+    """Every param as keyword arguments for ``airflow.sdk.Param``: ``default`` plus JSON-schema keywords, and
+    the form's own: ``section``, ``description_md`` (markdown the form renders; a plain ``description`` shows
+    its backticks) and ``values_display`` (a select's labels)."""
     default_platform = os.environ.get(PLATFORM_ENV, "local")
     return {
         "platform": {
             "default": default_platform if default_platform in PLATFORMS else "local",
             "enum": list(PLATFORMS),
-            "description": "`local` trains a small open model on the worker; `sagemaker` trains Amazon Nova.",
+            "description_md": "`local` trains a small open model on the worker; `sagemaker` trains Amazon "
+            "Nova.",
             "section": SECTION_RUN,
         },
         "storage_root": {
             "default": None,
             "type": ["null", "string"],
-            "description": "Where datasets, runs, jobs and models live: a folder, or s3://bucket/prefix for "
-            "`sagemaker`. Empty = env `NOVA_DPO_HOME` (local) or `NOVA_DPO_S3_ROOT` (sagemaker).",
+            "description_md": "Where datasets, runs, jobs and models live: a folder, or `s3://bucket/prefix` "
+            "for `sagemaker`. Empty = env `NOVA_DPO_HOME` (local) or `NOVA_DPO_S3_ROOT` (sagemaker).",
             "section": SECTION_RUN,
         },
         "model_family": {
             "default": "micro",
             "enum": list(FAMILIES),
-            "description": "Amazon Nova Micro, Lite or Pro (on `local`: the name of the model family in the store).",
+            "description_md": "Amazon Nova Micro, Lite or Pro (on `local`: the name of the model family in "
+            "the store).",
             "section": SECTION_RUN,
         },
         "technique": {
             "default": "lora",
             "enum": list(TECHNIQUES),
-            "description": "LoRA (deployable on demand in Bedrock) or full-rank DPO (provisioned throughput).",
+            "description_md": "LoRA (deployable on demand in Bedrock) or full-rank DPO (provisioned "
+            "throughput).",
             "section": SECTION_RUN,
-        },
-        "instance_type": {
-            "default": None,
-            "type": ["null", "string"],
-            "pattern": r"^ml\.[a-z0-9]+\.[a-z0-9]+$",
-            "description": "SageMaker training instance type; empty = the recipe's default.",
-            "section": SECTION_RUN,
-        },
-        "instance_count": {
-            "default": None,
-            "type": ["null", "integer"],
-            "minimum": 1,
-            "maximum": 24,
-            "description": "Instances for training; empty = the recipe's `run.replicas`.",
-            "section": SECTION_RUN,
-        },
-        "max_run": {
-            "default": DEFAULT_MAX_RUN,
-            "type": "integer",
-            "minimum": 600,
-            "maximum": 2_419_200,
-            "description": "Training job time limit in seconds (SageMaker `MaxRuntimeInSeconds`).",
-            "section": SECTION_RUN,
-        },
-        "training_recipe": {
-            "default": None,
-            "type": ["null", "string"],
-            "description": "A shipped recipe name or a YAML path, instead of the one chosen from family and technique.",
-            "section": SECTION_RUN,
-        },
-        **_recipe_fields(),
-        "recipe_overrides": {
-            "default": {},
-            "type": "object",
-            "description": "Any other recipe keys, dotted (`training_config.model.optim.weight_decay`) or nested.",
-            "section": SECTION_RECIPE,
-        },
-        "relaxed_recipe": {
-            "default": False,
-            "type": "boolean",
-            "description": "Validate to the wider of two conflicting AWS ranges (logged as a warning).",
-            "section": SECTION_RECIPE,
         },
         "dataset_source": {
             "default": os.environ.get(DATASET_SOURCE_ENV) or DEFAULT_DATASET_SOURCE,
             "type": "string",
             "minLength": 1,
-            "description": "Hugging Face Hub id, local folder/file, or s3:// URI in the When2Call `train_pref` "
-            f"schema. Default: env `{DATASET_SOURCE_ENV}`, else `{DEFAULT_DATASET_SOURCE}`.",
+            "description_md": "Hugging Face Hub id, local folder/file, or `s3://` URI in the When2Call "
+            f"`train_pref` schema. Default: env `{DATASET_SOURCE_ENV}`, else `{DEFAULT_DATASET_SOURCE}`.",
             "section": SECTION_DATA,
         },
         "dataset_revision": {
             "default": None,
             "type": ["null", "string"],
-            "description": "Hub commit/branch/tag or snapshot name; empty = newest at or before the logical date.",
+            "description_md": "Hub commit/branch/tag or snapshot name; empty = newest at or before the "
+            "logical date.",
             "section": SECTION_DATA,
         },
         "split_ratios": {
@@ -165,7 +151,7 @@ def param_definitions() -> dict[str, dict[str, Any]]:
             "items": {"type": "number", "minimum": 0, "maximum": 1},
             "minItems": 3,
             "maxItems": 3,
-            "description": "train, validation, test shares (test prompts become the evaluation set).",
+            "description_md": "train, validation, test shares (test prompts become the evaluation set).",
             "section": SECTION_DATA,
         },
         "min_valid_fraction": {
@@ -173,14 +159,66 @@ def param_definitions() -> dict[str, dict[str, Any]]:
             "type": "number",
             "minimum": 0,
             "maximum": 1,
-            "description": "Fail the data stage when a smaller share of rows is valid.",
+            "description_md": "Fail the data stage when a smaller share of rows is valid.",
             "section": SECTION_DATA,
+        },
+        "training_recipe": {
+            "default": None,
+            "type": ["null", "string"],
+            "description_md": "A shipped recipe name or a YAML path, instead of the one chosen from family "
+            "and technique.",
+            "section": SECTION_TRAINING,
+        },
+        "instance_type": {
+            "default": None,
+            "type": ["null", "string"],
+            "pattern": r"^ml\.[a-z0-9]+\.[a-z0-9]+$",
+            "description_md": "SageMaker training instance type; empty = the recipe's default.",
+            "section": SECTION_TRAINING,
+        },
+        "instance_count": {
+            "default": None,
+            "type": ["null", "integer"],
+            "minimum": 1,
+            "maximum": 24,
+            "description_md": "Instances for training; empty = the recipe's `run.replicas`.",
+            "section": SECTION_TRAINING,
+        },
+        "max_run": {
+            "default": DEFAULT_MAX_RUN,
+            "type": "integer",
+            "minimum": 600,
+            "maximum": 2_419_200,
+            "description_md": "Training job time limit in seconds (SageMaker `MaxRuntimeInSeconds`).",
+            "section": SECTION_TRAINING,
+        },
+        "budget_usd": {
+            "default": None,
+            "type": ["null", "number"],
+            "minimum": 0,
+            "description_md": "Refuse to start when the worst-case training cost (`max_run` × price) "
+            "exceeds this.",
+            "section": SECTION_TRAINING,
+        },
+        **_recipe_fields(),
+        "recipe_overrides": {
+            "default": {},
+            "type": "object",
+            "description_md": "Any other recipe keys, dotted (`training_config.model.optim.weight_decay`) "
+            "or nested.",
+            "section": SECTION_RECIPE,
+        },
+        "relaxed_recipe": {
+            "default": False,
+            "type": "boolean",
+            "description_md": "Validate to the wider of two conflicting AWS ranges (logged as a warning).",
+            "section": SECTION_RECIPE,
         },
         "max_eval_rows": {
             "default": None,
             "type": ["null", "integer"],
             "minimum": 1,
-            "description": "Evaluate on at most this many test prompts (empty = all).",
+            "description_md": "Evaluate on at most this many test prompts (empty = all).",
             "section": SECTION_EVAL,
         },
         "max_new_tokens": {
@@ -188,45 +226,42 @@ def param_definitions() -> dict[str, dict[str, Any]]:
             "type": "integer",
             "minimum": 1,
             "maximum": 8196,
-            "description": "Generation limit for gen_qa (recipe `inference.max_new_tokens`).",
+            "description_md": "Generation limit for `gen_qa` (recipe `inference.max_new_tokens`).",
             "section": SECTION_EVAL,
         },
         "judge_conn_id": {
             "default": None,
             "type": ["null", "string"],
             "pattern": r"^[A-Za-z0-9_.-]{1,250}$",
-            "description": "Local platform judge: the Airflow connection of an OpenAI-compatible endpoint (its "
-            "host, API key as password, `extra.model`); empty = the bundled small model (weak).",
+            "description_md": "Local platform judge: the Airflow connection of an OpenAI-compatible endpoint "
+            "(its host, API key as password, `extra.model`); empty = the bundled small model (weak).",
             "section": SECTION_EVAL,
         },
         "judge_model": {
             "default": None,
             "type": ["null", "string"],
-            "description": "Local judge model name or folder, or the endpoint's model name (empty = the default).",
+            "description_md": "Local judge model name or folder, or the endpoint's model name (empty = the "
+            "default).",
             "section": SECTION_EVAL,
-        },
-        "eval_local_options": {
-            "default": {"batch_size": 16},
-            "type": "object",
-            "description": "Local generation knobs (batch_size, dtype, torch_threads, max_rows, ...).",
-            "section": SECTION_LOCAL,
         },
         "gate": {
             "default": DEFAULT_GATE,
             **GateRules.json_schema(),
-            "description": "Gate rules: minimum relative gains, regression tolerance, judge win requirement.",
+            "description_md": "Gate rules: minimum relative gains, regression tolerance, judge win "
+            "requirement.",
             "section": SECTION_EVAL,
         },
         "approval_required": {
             "default": False,
             "type": "boolean",
-            "description": "Wait for a human to approve in the Airflow UI before importing.",
+            "description_md": "Wait for a human to approve in the Airflow UI before importing.",
             "section": SECTION_SHIP,
         },
         "deploy": {
             "default": True,
             "type": "boolean",
-            "description": "Deploy the imported model and smoke-test it (ephemeral deployments are torn down).",
+            "description_md": "Deploy the imported model and smoke-test it (ephemeral deployments are torn "
+            "down).",
             "section": SECTION_SHIP,
         },
         "keep_models": {
@@ -234,26 +269,28 @@ def param_definitions() -> dict[str, dict[str, Any]]:
             "type": "integer",
             "minimum": 1,
             "maximum": 50,
-            "description": "Imported models kept per family (the champion is never deleted).",
-            "section": SECTION_SHIP,
-        },
-        "budget_usd": {
-            "default": None,
-            "type": ["null", "number"],
-            "minimum": 0,
-            "description": "Refuse to start when the worst-case training cost (max_run × price) exceeds this.",
+            "description_md": "Imported models kept per family (the champion is never deleted).",
             "section": SECTION_SHIP,
         },
         "base_model": {
             "default": "smollm2-135m-instruct",
             "type": "string",
-            "description": "Local base model: `smollm2-135m-instruct` (bundled), `tiny-random`, or a model folder.",
+            "description_md": "Local base model: `smollm2-135m-instruct` (bundled), `tiny-random`, or a "
+            "model folder.",
             "section": SECTION_LOCAL,
         },
         "local_options": {
             "default": {"max_rows": 256, "max_steps": -1, "lora_rank": 8},
             "type": "object",
-            "description": "Local trainer knobs (lora_rank, max_steps, max_rows, dtype, torch_threads, ...).",
+            "description_md": "Local trainer knobs (`lora_rank`, `max_steps`, `max_rows`, `dtype`, "
+            "`torch_threads`, ...).",
+            "section": SECTION_LOCAL,
+        },
+        "eval_local_options": {
+            "default": {"batch_size": 16},
+            "type": "object",
+            "description_md": "Local generation knobs (`batch_size`, `dtype`, `torch_threads`, `max_rows`, "
+            "...).",
             "section": SECTION_LOCAL,
         },
     }
