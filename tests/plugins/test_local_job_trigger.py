@@ -10,6 +10,7 @@ import re
 import pytest
 from airflow.triggers.base import TriggerEvent
 
+from nova_dpo.platforms.base import JobStatus
 from nova_dpo_airflow.triggers.local_job import LocalJobTrigger, describe_progress
 
 
@@ -85,6 +86,27 @@ def test_a_job_stopped_while_waited_for_yields_a_stopped_event(runner):
         "job_name": "train-r1",
         "message": "Local job train-r1 is Stopped.",
     }
+
+
+def test_on_kill_stops_the_job(runner):
+    """What the triggerer calls when a user marks the waiting task failed (here without a task instance to
+    ask, as outside a triggerer; tests/live/test_live_faults.py covers the task's states)."""
+    ref = runner.submit("train-r1", "sleep", {"seconds": 30})
+    trigger = LocalJobTrigger(root=str(runner.root), job_name=ref.name, poll_interval=0.05)
+
+    asyncio.run(trigger.on_kill())
+
+    assert runner.describe(ref).status is JobStatus.STOPPED
+
+
+def test_on_kill_leaves_an_ended_job_and_a_missing_one_alone(runner):
+    ref = runner.submit("train-r1", "sleep", {"seconds": 0.1})
+    runner.wait(ref, timeout=20)
+
+    asyncio.run(LocalJobTrigger(root=str(runner.root), job_name=ref.name).on_kill())
+    asyncio.run(LocalJobTrigger(root=str(runner.root), job_name="missing").on_kill())
+
+    assert runner.describe(ref).status is JobStatus.COMPLETED
 
 
 def test_an_unknown_job_yields_a_failed_event(tmp_path):

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from airflow.sdk import TaskInstanceState
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from nova_dpo.platforms.base import JobNotFoundError, JobState, JobStatus
@@ -17,6 +18,16 @@ from nova_dpo.platforms.local.jobs import LocalJobRunner
 
 #: The trigger event's ``status`` for each way a job ends (the words SageMakerTrigger uses).
 EVENT_STATUS = {JobStatus.COMPLETED: "success", JobStatus.FAILED: "failed", JobStatus.STOPPED: "stopped"}
+# The states of a task instance that has ended: no try of it waits for its job any more.
+_ENDED = frozenset(
+    {
+        TaskInstanceState.SUCCESS,
+        TaskInstanceState.FAILED,
+        TaskInstanceState.SKIPPED,
+        TaskInstanceState.UPSTREAM_FAILED,
+        TaskInstanceState.REMOVED,
+    }
+)
 
 
 def _duration(seconds: float) -> str:
@@ -61,7 +72,8 @@ class LocalJobTrigger(BaseTrigger):
 
     It only reads the job's folder (``describe``), so it may run more than once, or be moved to another
     triggerer, without harm. A job never runs forever: its process stops it at its ``max_run``, and a job
-    whose process died is reported Failed.
+    whose process died is reported Failed. When a user marks the waiting task failed or success,
+    :meth:`on_kill` stops the job, as the operator's ``on_kill`` does for a task that waits in a worker.
 
     :param root: The local platform's folder (absolute).
     :param job_name: The name of the job to wait for.
@@ -100,6 +112,51 @@ class LocalJobTrigger(BaseTrigger):
         yield TriggerEvent(
             {"status": EVENT_STATUS[state.status], "job_name": self.job_name, "message": self._message(state)}
         )
+
+    async def on_kill(self) -> None:
+        """Stop the job when a user ended the waiting task: marked it failed or success.
+
+        The triggerer calls this when a user acts on the deferred task (marks it failed or success, or clears
+        it), never when it stops or restarts (the trigger runs again in the next triggerer) nor when the trigger
+        times out. It also calls it when another triggerer took the trigger over while this one seemed dead.
+
+        Only a task that has ended lets its job go. A cleared task runs again, and its next try attaches to the
+        job by name, as a retried task does: Airflow does not cancel this trigger before that next try starts
+        (it may already wait on the job), so stopping the job here would fail the try that attached to it. A
+        trigger taken over by another triggerer leaves its task deferred, and the job running, too.
+        """
+        # A trigger run outside a triggerer has no task instance: whoever calls on_kill decides.
+        if self.task_instance is not None:
+            state = await self._task_state()
+            if state not in _ENDED:
+                self.log.info(
+                    "The task is %s, not ended: local job %s keeps running for it.",
+                    state or "cleared",
+                    self.job_name,
+                )
+                return
+            self.log.info("The task is %s: stopping local job %s.", state, self.job_name)
+        runner = LocalJobRunner(self.root)
+        try:
+            await asyncio.to_thread(runner.stop, runner.ref(self.job_name))
+        except JobNotFoundError:
+            self.log.info("Local job %s does not exist: nothing to stop.", self.job_name)
+
+    async def _task_state(self) -> str | None:
+        """The state of the task instance that deferred to this trigger, now (None once it was cleared)."""
+        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+        ti = self.task_instance
+        states = await asyncio.to_thread(
+            RuntimeTaskInstance.get_task_states,
+            dag_id=ti.dag_id,
+            task_ids=[ti.task_id],
+            run_ids=[ti.run_id],
+            map_index=ti.map_index,
+        )
+        # The execution API names a mapped task instance <task_id>_<map_index>.
+        key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}_{ti.map_index}"
+        return states.get(ti.run_id, {}).get(key)
 
     def _message(self, state: JobState) -> str:
         if state.failure_reason:
