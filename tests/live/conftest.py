@@ -13,10 +13,12 @@ import secrets
 import pytest
 
 from tests.live import deployment as live
+from tests.live.api import client
 
 POSTGRES_SERVER = os.environ.get("NOVA_DPO_LIVE_POSTGRES", "postgres@127.0.0.1:5432")
 REDIS_SERVER = os.environ.get("NOVA_DPO_LIVE_REDIS", "127.0.0.1:6379")
 STARTUP_TIMEOUT_S = 300
+HEARTBEAT_TIMEOUT_S = 20
 
 
 def _redis(db: int = 0):
@@ -85,6 +87,12 @@ def airflow_deployment(tmp_path_factory):
             # Only the runs the test triggers: unpausing would otherwise start a scheduled run at once, which
             # (with max_active_runs=1) the test's run would queue behind.
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "false",
+            # A task whose worker died is failed (and retried) after 20 s without a heartbeat, not 5 minutes;
+            # its supervisor beats every 5 s.
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT_S),
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+            # The DAG's first retry waits 1-2 minutes (exponential backoff from 1 minute); here at most 5 s.
+            "AIRFLOW__CORE__MAX_TASK_RETRY_DELAY": "5",
         },
         distinct_worker_hostnames=True,
         shell=shell,
@@ -96,10 +104,19 @@ def airflow_deployment(tmp_path_factory):
         deployment.wait_until_ready(STARTUP_TIMEOUT_S)
         yield deployment
     finally:
-        deployment.stop()
-        _stop_local_jobs(deployment)
-        live.drop_database(POSTGRES_SERVER, database)
-        _redis(redis_db).flushdb()
+        try:
+            deployment.stop()
+            _stop_local_jobs(deployment)
+        finally:
+            live.drop_database(POSTGRES_SERVER, database)
+            _redis(redis_db).flushdb()
+
+
+@pytest.fixture(scope="session")
+def api(airflow_deployment):
+    """An httpx client of the deployment's ``/api/v2``, holding the admin's JWT token."""
+    with client(airflow_deployment.api_url, airflow_deployment.admin_password) as session:
+        yield session
 
 
 def _stop_local_jobs(deployment: live.Deployment) -> None:

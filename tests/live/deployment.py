@@ -23,9 +23,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.live import settings
 
@@ -33,6 +34,8 @@ AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 HEALTHY = "healthy"
 # The components whose heartbeat the API server's health document reports.
 HEARTBEATS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+# The Celery queue Airflow sends tasks to and its workers take them from ([operators] default_queue).
+AIRFLOW_QUEUE = "default"
 
 
 class DeploymentError(RuntimeError):
@@ -96,11 +99,12 @@ class Process:
     log: Path
     popen: subprocess.Popen | None = None
 
-    def start(self) -> None:
+    def start(self, env: Mapping[str, str] | None = None) -> None:
+        """Start the process, with ``env`` added to its settings for this start only."""
         with self.log.open("ab") as output:
             self.popen = subprocess.Popen(
                 self.command,
-                env=self.env,
+                env={**self.env, **(env or {})},
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
@@ -116,6 +120,34 @@ class Process:
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.popen.pid, signum)
+
+    def stop(self, grace: float = 30.0) -> None:
+        """SIGTERM to the group, then SIGKILL to what is left of it after ``grace`` seconds."""
+        if self.popen is None:
+            return
+        self.signal_group(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout=grace)
+        self.signal_group(signal.SIGKILL)
+        self.popen.wait()
+
+    def kill(self) -> None:
+        """SIGKILL every process of the process's session, as when it crashes with everything it runs.
+
+        That is its group and the groups of their own its children start (Airflow puts each task process in
+        one), but not a process that started a session of its own (a detached local job).
+        """
+        import psutil
+
+        if self.popen is None:
+            return
+        self.signal_group(signal.SIGKILL)
+        # Started with start_new_session, the process leads its session: the session's id is its pid.
+        for process in psutil.process_iter():
+            with contextlib.suppress(psutil.Error, OSError):
+                if os.getsid(process.pid) == self.popen.pid:
+                    process.kill()
+        self.popen.wait()
 
 
 class Deployment:
@@ -213,6 +245,13 @@ class Deployment:
     def _process(self, name: str, *arguments: str, env: Mapping[str, str] | None = None) -> Process:
         return Process(name, [AIRFLOW, *arguments], {**self.env, **(env or {})}, self.logs / f"{name}.log")
 
+    def process(self, name: str) -> Process:
+        """The process called ``name`` (``scheduler``, ``triggerer``, ``worker1``, ...)."""
+        for process in self.processes:
+            if process.name == name:
+                return process
+        raise KeyError(f"no process {name!r}; there are {', '.join(p.name for p in self.processes)}")
+
     # ------------------------------------------------------------------------------------------ life cycle
 
     def prepare(self) -> None:
@@ -280,18 +319,49 @@ class Deployment:
         except (OSError, ValueError):
             return None
 
-    def _workers_answering(self) -> set[str]:
+    @contextlib.contextmanager
+    def _celery(self) -> Iterator[Any]:
+        """A Celery app on the deployment's broker, to ping and command the workers."""
         from celery import Celery
 
         app = Celery(broker=self.broker_url)
         try:
-            replies = app.control.ping(timeout=1.0)
-        except Exception:  # the broker refused or timed out: not ready yet
-            return set()
+            yield app
         finally:
             app.close()
+
+    def _workers_answering(self) -> set[str]:
+        with self._celery() as app:
+            try:
+                replies = app.control.ping(timeout=1.0)
+            except Exception:  # the broker refused or timed out: not ready yet
+                return set()
         nodes = {node for reply in replies for node in reply}
         return {worker for worker in self.workers if any(node.startswith(f"{worker}@") for node in nodes)}
+
+    def take_tasks(self, worker: str, *, take: bool) -> None:
+        """Let Celery worker ``worker`` take the pipeline's tasks, or stop it taking new ones (it keeps running,
+        and finishes the ones it has): Celery's ``add_consumer`` / ``cancel_consumer`` of Airflow's queue."""
+        with self._celery() as app:
+            nodes = [node for reply in app.control.ping(timeout=5.0) for node in reply]
+            destination = [node for node in nodes if node.startswith(f"{worker}@")]
+            if not destination:
+                raise DeploymentError(f"{worker} does not answer; the workers answering are {nodes}")
+            command = app.control.add_consumer if take else app.control.cancel_consumer
+            replies = command(AIRFLOW_QUEUE, destination=destination, reply=True, timeout=5.0)
+        if not replies:
+            raise DeploymentError(f"{worker} did not answer the {command.__name__} of {AIRFLOW_QUEUE!r}")
+
+    def restart(self, name: str, *, kill: bool = False, env: Mapping[str, str] | None = None) -> None:
+        """Stop process ``name`` (SIGTERM, SIGKILL after a grace period), or kill it (:meth:`Process.kill`), and
+        start it again, its settings updated with ``env`` for this start only; :meth:`wait_until_ready` waits
+        until it answers."""
+        process = self.process(name)
+        if kill:
+            process.kill()
+        else:
+            process.stop()
+        process.start(env)
 
     def check_alive(self) -> None:
         for process in self.processes:
