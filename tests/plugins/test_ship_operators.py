@@ -165,13 +165,24 @@ PRIVATE_AIRFLOW = re.compile(
 )
 
 
+#: The one internal a trigger needs: Airflow 3 gives a trigger no public way to read its task's state, which
+#: ``on_kill`` must know (a user ended the task, or another triggerer took the trigger over). The Amazon provider's
+#: own triggers read it the same way (``triggers/emr.py``, ``EmrServerlessStartJobTrigger.get_task_state``).
+TASK_STATE_LOOKUP = (
+    "nova_dpo_airflow/triggers/local_job.py",
+    "from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance",
+)
+
+
 def test_plugins_use_no_private_airflow_module():
-    """The plugins reach Bedrock through hooks and run no operator inside another (no ExecutorSafeguard)."""
+    """The plugins reach Bedrock through hooks and run no operator inside another (no ExecutorSafeguard); the
+    only internal they touch is the task state lookup the Amazon provider's triggers use too."""
     offenders = [
         f"{path.relative_to(PLUGINS)}:{number}: {line.strip()}"
         for path in sorted(PLUGINS.rglob("*.py"))
         for number, line in enumerate(path.read_text().splitlines(), start=1)
         if PRIVATE_AIRFLOW.search(line)
+        and (str(path.relative_to(PLUGINS)), line.strip()) != TASK_STATE_LOOKUP
     ]
 
     assert not offenders
