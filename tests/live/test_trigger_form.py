@@ -92,7 +92,18 @@ def browser(airflow_deployment, api) -> Iterator[webdriver.Chrome]:
 @pytest.fixture
 def form(browser, airflow_deployment) -> WebElement:
     """The trigger dialog of the DAG's page, open."""
-    browser.get(f"{airflow_deployment.api_url}/dags/{DAG_ID}")
+    return open_form(browser, airflow_deployment.api_url)
+
+
+@pytest.fixture
+def paused_form(paused, browser, airflow_deployment) -> WebElement:
+    """The trigger dialog, opened once the DAG is paused: the dialog offers "Unpause on trigger" only for a
+    DAG that was paused when it opened."""
+    return open_form(browser, airflow_deployment.api_url)
+
+
+def open_form(browser: webdriver.Chrome, api_url: str) -> WebElement:
+    browser.get(f"{api_url}/dags/{DAG_ID}")
     wait(browser).until(
         ec.element_to_be_clickable((By.CSS_SELECTOR, "button[aria-label='Trigger Dag']"))
     ).click()
@@ -213,7 +224,9 @@ def trigger_button(form: WebElement) -> WebElement:
 
 def leave_paused(form: WebElement) -> None:
     """Untick "Unpause on trigger": a run of the paused DAG stays queued, and no task runs."""
-    checkbox = form.find_element(By.XPATH, ".//label[contains(., 'Unpause')]")
+    found = form.find_elements(By.XPATH, ".//label[contains(., 'Unpause')]")
+    assert found, "the dialog offers no 'Unpause on trigger': was the DAG paused before it opened?"
+    checkbox = found[0]
     if checkbox.find_element(By.TAG_NAME, "input").is_selected():
         click(checkbox)
 
@@ -329,7 +342,8 @@ def test_no_select_shows_null(form):
     assert selects == sum("enum" in d for d in param_definitions().values())
 
 
-def test_an_out_of_range_beta_is_refused_with_a_message(form, api, paused):
+def test_an_out_of_range_beta_is_refused_with_a_message(paused_form, api):
+    form = paused_form
     too_high = BETA_MAX * 50
     # The field keeps its bounds: a number typed out of range is brought back to the bound when it is left.
     open_section(form, SECTION_RECIPE)
@@ -355,7 +369,8 @@ def test_an_out_of_range_beta_is_refused_with_a_message(form, api, paused):
     assert run_count(api) == runs_before
 
 
-def test_a_valid_form_triggers_a_run(form, api, paused, tmp_path):
+def test_a_valid_form_triggers_a_run(paused_form, api, tmp_path):
+    form = paused_form
     run_id = f"trigger-form-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
     leave_paused(form)
     recipe = open_section(form, SECTION_RECIPE)
