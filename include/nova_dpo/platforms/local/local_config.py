@@ -117,6 +117,14 @@ class LocalTrainingOptions(_Options):
             "accumulation: micro-batch = the largest divisor of global_batch_size not above this cap."
         },
     )
+    sft_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": "Weight of a negative log-likelihood term on the preferred answer, added to the DPO loss "
+            "(RPO, Pang et al. 2024; TRL's loss_type sft). DPO alone teaches which answer is better more than how "
+            "to write it; this term teaches the format too. Not a Nova recipe field: 0 trains as Nova does."
+        },
+    )
     seed: int = field(default=42, metadata={"help": "Seed for adapter initialisation and data shuffling."})
     logging_steps: int = field(
         default=1,
@@ -150,6 +158,8 @@ class LocalTrainingOptions(_Options):
             raise ValueError(f"reference_batch_size must be at least 1, got {self.reference_batch_size}.")
         if self.logging_steps < 1:
             raise ValueError(f"logging_steps must be at least 1, got {self.logging_steps}.")
+        if not 0 <= self.sft_weight <= 10:
+            raise ValueError(f"sft_weight must lie between 0 and 10, got {self.sft_weight}.")
 
 
 @dataclass

@@ -169,6 +169,7 @@ def build_dpo_config(
     return DPOConfig(
         output_dir=str(output_dir),
         beta=float(_get(training_config, "model.dpo_cfg.beta")),
+        **_losses(options.sft_weight),
         learning_rate=lr,
         weight_decay=float(_get(training_config, "model.optim.weight_decay", 0.0)),
         adam_beta1=beta1,
@@ -212,6 +213,13 @@ def build_dpo_config(
         disable_tqdm=True,
         dataloader_pin_memory=torch.cuda.is_available(),
     )
+
+
+def _losses(sft_weight: float) -> dict[str, Any]:
+    """Nova's sigmoid DPO loss, with TRL's NLL term on the preferred answer beside it when ``sft_weight`` is set."""
+    if not sft_weight:
+        return {"loss_type": ["sigmoid"]}
+    return {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, sft_weight]}
 
 
 def build_lora_config(training_config: Mapping[str, Any], options: LocalTrainingOptions) -> LoraConfig | None:

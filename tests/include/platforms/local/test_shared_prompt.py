@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 
 from nova_dpo.platforms.local.local_config import LocalTrainingOptions
@@ -85,10 +86,13 @@ def _trainer(
     tmp_path: Path,
     shared: bool,
     dtype: str = "float32",
+    sft_weight: float = 0.0,
 ):
     from datasets import Dataset
 
-    options = LocalTrainingOptions(gradient_checkpointing=False, shared_prompt=shared, dtype=dtype)
+    options = LocalTrainingOptions(
+        gradient_checkpointing=False, shared_prompt=shared, dtype=dtype, sft_weight=sft_weight
+    )
     model, tokenizer = load_model_and_tokenizer(tiny_model_dir)
     return _trainer_class()(
         model=model,
@@ -138,6 +142,30 @@ def test_shared_prompt_forward_gives_trls_log_probs_and_gradients(
     assert packed_grads.keys() == trl_grads.keys()
     for name, grad in trl_grads.items():
         assert torch.allclose(packed_grads[name], grad, rtol=1e-3, atol=1e-6), name
+
+
+def test_sft_weight_adds_the_preferred_answers_nll_to_the_dpo_loss(
+    lora_training_config: dict[str, Any], tiny_model_dir: Path, train_jsonl: Path, tmp_path: Path
+):
+    lora_training_config["model"]["peft"]["lora_tuning"]["adapter_dropout"] = 0.0
+    lora_training_config["global_batch_size"] = 4
+
+    def loss_and_outputs(folder: str, weight: float) -> tuple[float, Any]:
+        trainer = _trainer(
+            tiny_model_dir, train_jsonl, lora_training_config, tmp_path / folder, True, sft_weight=weight
+        )
+        outputs, _ = _forward_and_grads(trainer)  # seeds the adapter as in the other runs
+        batch = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
+        with torch.no_grad():
+            return trainer.compute_loss(trainer.model, batch).item(), outputs
+
+    dpo_only, outputs = loss_and_outputs("dpo", 0.0)
+    with_nll, _ = loss_and_outputs("rpo", 0.5)
+    chosen = outputs.log_probs.shape[0] // 2
+    mask = outputs.label_mask[:chosen].bool()
+    nll = -outputs.log_probs[:chosen][mask].mean().item()
+    assert nll > 0.1
+    assert with_nll == pytest.approx(dpo_only + 0.5 * nll, rel=1e-4)
 
 
 def test_activation_checkpointing_recomputes_the_packed_attention(

@@ -111,6 +111,17 @@ def test_recipe_fields_reach_dpo_config(lora_training_config: dict[str, Any], tm
     )
 
 
+def test_the_dpo_loss_is_novas_sigmoid_with_an_optional_nll_term(
+    lora_training_config: dict[str, Any], tmp_path: Path
+):
+    args = build_dpo_config(lora_training_config, LocalTrainingOptions(), tmp_path)
+    assert (args.loss_type, args.loss_weights) == (["sigmoid"], None)
+    args = build_dpo_config(lora_training_config, LocalTrainingOptions(sft_weight=0.5), tmp_path)
+    assert (args.loss_type, args.loss_weights) == (["sigmoid", "sft"], [1.0, 0.5])
+    with pytest.raises(ValueError, match="sft_weight must lie between 0 and 10"):
+        LocalTrainingOptions(sft_weight=-1)
+
+
 def test_missing_recipe_field_names_the_key(lora_training_config: dict[str, Any], tmp_path: Path):
     del lora_training_config["model"]["dpo_cfg"]
     with pytest.raises(ValueError, match=r"training_config\.model\.dpo_cfg\.beta"):
