@@ -223,12 +223,24 @@ class JudgeSummary:
     b_scores: float | None = None
     ties: float | None = None
     inference_error: float | None = None
+    #: The judge's calibration (``config_general.judge_calibration`` of a local run's results); None where the
+    #: judge was not calibrated here (Nova's own judge).
+    calibration: Mapping[str, Any] | None = None
 
     @classmethod
     def from_results(cls, judge: Mapping[str, Any]) -> JudgeSummary:
         """From an llm_judge results document, or from a flat dict of its metrics."""
         metrics = parse_results(judge).metrics if "results" in judge else judge
-        return cls(**{key: _number_or_none(metrics.get(key)) for key in JUDGE_KEYS})
+        calibration = (judge.get("config_general") or {}).get("judge_calibration")
+        return cls(
+            **{key: _number_or_none(metrics.get(key)) for key in JUDGE_KEYS},
+            calibration=calibration if isinstance(calibration, Mapping) else None,
+        )
+
+    @property
+    def uncalibrated(self) -> bool:
+        """The judge was calibrated and failed: its verdicts are not to be used."""
+        return self.calibration is not None and self.calibration.get("calibrated") is not True
 
     @property
     def missing(self) -> list[str]:
@@ -497,6 +509,15 @@ def _judge_check(summary: JudgeSummary | None) -> RuleCheck:
         )
     if summary.missing:
         return _check(rule, subject, False, f"judge: the llm_judge results lack {', '.join(summary.missing)}")
+    if summary.uncalibrated:
+        return _check(
+            rule,
+            subject,
+            True,
+            f"judge: not calibrated (picked the known-better answer {summary.calibration.get('reference_second')} "
+            f"/ {summary.calibration.get('reference_first')} of the time, shown second / first; "
+            f"{summary.calibration.get('threshold')} needed): its verdict is not used",
+        )
     described = (
         f"judge: candidate win rate {summary.winrate:.3f} "
         f"(bootstrap interval [{summary.lower_rate:.3f}, {summary.upper_rate:.3f}]), "

@@ -289,7 +289,33 @@ def _judge_section(summary: JudgeSummary | None) -> str:
         "Each pair is judged twice, the second time with the answers swapped; ties count half a win. "
         f"A clear win needs the interval's lower end above {JUDGE_WIN_THRESHOLD}."
     )
-    return f"## LLM judge\n\n{note}\n\n{_table(('', ''), rows)}"
+    return f"## LLM judge\n\n{note}\n\n{_table(('', ''), rows)}{_calibration(summary.calibration)}"
+
+
+def _calibration(calibration: Mapping[str, Any] | None) -> str:
+    """How often the judge picked the known-better answer before its verdicts were used."""
+    if calibration is None:
+        return ""
+    verdict = (
+        "**calibrated**: its verdicts count"
+        if calibration.get("calibrated")
+        else "**not calibrated**: its verdicts are shown but the gate does not use them"
+    )
+    rows = [
+        ("reference shown second (B)", _number(calibration.get("reference_second"), digits=2)),
+        ("reference shown first (A)", _number(calibration.get("reference_first"), digits=2)),
+        *(
+            (f"{kind.replace('_', ' ')}", _number(share, digits=2))
+            for kind, share in (calibration.get("per_kind") or {}).items()
+        ),
+    ]
+    return (
+        f"\n\n### Judge calibration\n\nBefore judging, the judge compared each of {calibration.get('pairs')} "
+        "reference answers with a corrupted copy (a wrong tool or argument, a question where a call was due, a "
+        "call where a question or a refusal was due), both ways round. Share of passes that picked the reference "
+        f"({_number(calibration.get('threshold'), digits=2)} needed in each position): {verdict}.\n\n"
+        f"{_table(('', 'picked the reference'), rows)}"
+    )
 
 
 def _training_section(training: TrainingCurve | str) -> str:

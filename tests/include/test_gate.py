@@ -547,3 +547,34 @@ def test_a_thousand_examples_and_resamples_give_intervals_for_every_recomputable
     rules = GateRules(min_relative_gain={"f1_score": 0.05}, default_regression_tolerance=0.02, resamples=1000)
     verdict = evaluate_gate(*documents, None, rules)
     assert len([row for row in verdict.metrics.values() if row.has_interval]) >= 15
+
+
+def calibrated_judge(b_wins: int, a_wins: int, calibrated: bool) -> dict[str, Any]:
+    """A local run's judge results: the judge's calibration in ``config_general``."""
+    document = judge_document(b_wins=b_wins, a_wins=a_wins)
+    document["config_general"]["judge_calibration"] = {
+        "pairs": 48,
+        "reference_second": 1.0,
+        "reference_first": 0.9 if calibrated else 0.1,
+        "per_kind": {},
+        "threshold": 0.85,
+        "calibrated": calibrated,
+    }
+    return document
+
+
+def test_an_uncalibrated_judges_verdict_is_not_used_and_a_calibrated_ones_is():
+    document = gen_qa_document(first(5, 10))
+    rules = GateRules(require_judge_win=True)
+
+    ignored = evaluate_gate(document, document, calibrated_judge(2, 8, calibrated=False), rules)
+    assert ignored.passed
+    assert ignored.reasons[-1].startswith("judge: not calibrated (picked the known-better answer 1.0 / 0.1")
+    assert ignored.reasons[-1].endswith("its verdict is not used: pass")
+    # The summary keeps the calibration for the report.
+    assert ignored.judge.calibration["calibrated"] is False
+    assert GateVerdict.from_dict(ignored.to_dict()).judge == ignored.judge
+
+    used = evaluate_gate(document, document, calibrated_judge(2, 8, calibrated=True), rules)
+    assert not used.passed
+    assert used.reasons[-1].endswith("not a clear win: fail")

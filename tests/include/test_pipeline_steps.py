@@ -213,10 +213,43 @@ def test_the_evaluation_steps_read_the_published_job_outputs_from_object_storage
     run_uri = plan.storage.run_uri
     assert gen_qa == {role: f"{run_uri}/gen_qa/{role}.json" for role in ("candidate", "baseline")}
     assert pairs == f"{run_uri}/eval/llm_judge.jsonl"
-    assert len(factory(pairs).read_text().splitlines()) == len(questions)
+    lines = [json.loads(line) for line in factory(pairs).read_text().splitlines()]
+    assert len(lines) == len(questions)
+    # Nova's judge gets its three fields, nothing else.
+    assert {tuple(line) for line in lines} == {("prompt", "response_A", "response_B")}
     assert verdict["passed"] is True, verdict["reasons"]
     assert verdict["judge"] is not None
     assert report == f"{run_uri}/report/report.md"
     markdown = factory(report).read_text()
     assert "training loss: 0.6900 at the start" in markdown
     assert factory(f"{run_uri}/report/report.png").exists()
+
+
+def test_a_local_runs_judge_pairs_carry_the_reference_its_judge_is_calibrated_on(tmp_path):
+    plan = plan_for("local", str(tmp_path / "home"), tmp_path)
+    system = '<tools>[{"name": "get_weather"}]</tools>'
+    generated = []
+    for role, answer in (("candidate", '{"name": "get_weather", "parameters": {}}'), ("baseline", "Hi!")):
+        output = tmp_path / role / "inference_output.jsonl"
+        output.parent.mkdir()
+        row = {
+            "prompt": "Weather in Oslo?",
+            "inference": [answer],
+            "gold": '{"name": "get_weather", "parameters": {"city": "Oslo"}}',
+            "metadata": json.dumps({"category": "tool_call"}),
+            "system": system,
+        }
+        output.write_text(json.dumps(row) + "\n")
+        generated.append({"job_name": role, "outputs": {"inference_output_uri": str(output)}})
+
+    pairs = steps.judge_pairs(plan, generated)
+
+    (line,) = [json.loads(text) for text in Path(pairs).read_text().splitlines()]
+    assert line == {
+        "prompt": "Weather in Oslo?",
+        "response_A": "Hi!",
+        "response_B": '{"name": "get_weather", "parameters": {}}',
+        "reference": '{"name": "get_weather", "parameters": {"city": "Oslo"}}',
+        "system": system,
+        "category": "tool_call",
+    }

@@ -5,7 +5,14 @@ import pytest
 from nova_dpo.evaluation.names import OUTCOME_MIX_PREFIX
 from nova_dpo.gate import GateRules, evaluate_gate
 from nova_dpo.report import REPORT_MARKDOWN, REPORT_PNG, read_training_metrics, write_report
-from tests.include.test_gate import first, gen_qa_document, judge_document, results_document, tool_records
+from tests.include.test_gate import (
+    calibrated_judge,
+    first,
+    gen_qa_document,
+    judge_document,
+    results_document,
+    tool_records,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 RUN = {
@@ -193,3 +200,21 @@ def test_training_metrics_keep_reward_columns(training_csv):
     assert curve.steps[:3] == [1.0, 2.0, 3.0]
     assert curve.reward_columns == ["rewards_accuracies", "rewards_margins"]
     assert curve.loss[0] == pytest.approx(0.693)
+
+
+def test_the_judges_calibration_is_shown_and_says_whether_its_verdicts_count(
+    tmp_path, evaluation, training_csv
+):
+
+    candidate, baseline, _, _ = evaluation
+    for calibrated, said in ((True, "**calibrated**: its verdicts count"), (False, "**not calibrated**")):
+        judge = calibrated_judge(30, 8, calibrated)
+        verdict = evaluate_gate(candidate, baseline, judge, GateRules(require_judge_win=True))
+        text = report(
+            tmp_path / str(calibrated), evaluation, training_csv, judge=judge, verdict=verdict
+        ).read_text()
+        assert "### Judge calibration" in text
+        assert said in text
+        assert "| reference shown first (A) | 0.90 |" in text if calibrated else "| 0.10 |" in text
+    # Nova's own judge is not calibrated here: no section.
+    assert "### Judge calibration" not in report(tmp_path / "nova", evaluation, training_csv).read_text()

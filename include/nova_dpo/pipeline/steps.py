@@ -226,7 +226,16 @@ def score_gen_qa(plan: RunPlan, generated: list[dict[str, Any]], path_factory: A
 
 
 def judge_pairs(plan: RunPlan, generated: list[dict[str, Any]], path_factory: Any = None) -> str:
-    """``llm_judge.jsonl``: each test prompt with the baseline's answer as A and the candidate's as B."""
+    """``llm_judge.jsonl``: each test prompt with the baseline's answer as A and the candidate's as B.
+
+    Nova's judge reads these three fields only. Where the run chooses the judge (the local platform), each line
+    also carries the test set's ``reference`` answer, ``system`` prompt and expected behaviour (``category``):
+    the judge is calibrated on them before its verdicts count, and the local model judges guided by them.
+    """
+    from nova_dpo.evaluation.gen_qa_metrics import parse_metadata
+    from nova_dpo.platforms.factory import platform_traits
+
+    with_references = platform_traits(plan.platform).judges_locally
     candidate, baseline = (_inference_rows(result, path_factory) for result in generated)
     by_prompt = {row["prompt"]: row for row in baseline}
     lines = []
@@ -234,13 +243,18 @@ def judge_pairs(plan: RunPlan, generated: list[dict[str, Any]], path_factory: An
         other = by_prompt.get(row["prompt"])
         if other is None:
             continue
-        lines.append(
-            {
-                "prompt": row["prompt"],
-                "response_A": _first(other["inference"]),
-                "response_B": _first(row["inference"]),
-            }
-        )
+        line = {
+            "prompt": row["prompt"],
+            "response_A": _first(other["inference"]),
+            "response_B": _first(row["inference"]),
+        }
+        if with_references:
+            line.update(
+                reference=_first(row.get("gold", "")),
+                system=row.get("system") if isinstance(row.get("system"), str) else "",
+                category=(parse_metadata(row.get("metadata")) or {}).get("category") or "",
+            )
+        lines.append(line)
     if not lines:
         raise ValueError("candidate and baseline answered no common prompt: nothing to judge")
     uri = judge_pairs_uri(plan)

@@ -21,8 +21,13 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from nova_dpo.evaluation.jsonl import read_jsonl_objects
+from nova_dpo.evaluation.judge_calibration import (
+    calibration_pairs,
+    calibration_summary,
+    describe_calibration,
+)
 from nova_dpo.evaluation.judge_protocol import build_judge_prompts, judge_pairs
-from nova_dpo.evaluation.judge_stats import PairOutcome, judge_statistics
+from nova_dpo.evaluation.judge_stats import PairOutcome, Verdict, judge_statistics
 from nova_dpo.evaluation.results import LLM_JUDGE_TASK, build_results, results_filename, write_results
 from nova_dpo.platforms.local.credentials import JUDGE_API_KEY_ENV
 from nova_dpo.platforms.local.local_config import DEFAULT_BATCH_SIZE, LocalEvaluationOptions
@@ -37,6 +42,8 @@ from nova_dpo.platforms.local.text_generator import (
 log = logging.getLogger(__name__)
 
 LOCAL_JUDGE = "local"
+# How the local judge is recorded when it judges guided by references (see ReferenceGuidedJudge).
+REFERENCE_JUDGE = "local (reference-guided)"
 SMALL_JUDGE_WARNING = (
     "The default judge is the bundled 135M-parameter model: far too weak to judge reliably. Its verdicts "
     "are noisy and carry a strong position bias (the position-swapped second pass cancels only part of "
@@ -101,6 +108,60 @@ class LocalJudge:
             "judge_model": self.generator.name,
             "judge_dtype": self.generator.dtype,
             "judge_max_new_tokens": self.settings.max_new_tokens,
+        }
+
+
+class ReferenceGuidedJudge:
+    """A local model as a reference-guided judge: it sees the test set's reference answer and scores each response
+    by the mean log-probability it gives it as the reply, the reference in its context; the higher wins.
+
+    A small model cannot follow Nova's judge prompt (:class:`LocalJudge` picks by position), but it can tell
+    how far an answer strays from one it has just read: a wrong tool name, a wrong argument, a call where a
+    question was due all cost likelihood. Each response is scored on its own, so the order they are shown in
+    cannot sway it: both passes of a pair agree by construction. Responses within ``tie_margin`` tie.
+    """
+
+    def __init__(
+        self, generator: TextGenerator, progress: ProgressFn | None = None, tie_margin: float = 1e-3
+    ) -> None:
+        self.generator = generator
+        self.progress = progress
+        self.tie_margin = tie_margin
+
+    def outcomes(self, pairs: Sequence[Mapping[str, str]]) -> list[PairOutcome]:
+        tracker = ProgressLog(len(pairs), "judge", self.progress)
+        outcomes = []
+        for pair in pairs:
+            answers = (pair["response_A"], pair["response_B"])
+            score_a, score_b = self.generator.answer_log_probs(self.context(pair), answers)
+            tracker.update(1, 0)
+            shown = f"mean log-probability given the reference: A {score_a:.4f}, B {score_b:.4f}"
+            swapped = f"mean log-probability given the reference: A {score_b:.4f}, B {score_a:.4f}"
+            outcomes.append(
+                PairOutcome(self._verdict(score_a, score_b), self._verdict(score_b, score_a), shown, swapped)
+            )
+        return outcomes
+
+    @staticmethod
+    def context(pair: Mapping[str, str]) -> list[dict[str, str]]:
+        """The chat each response is scored as the reply to: the prompt's system prompt with the reference."""
+        system = pair.get("system") or ""
+        guide = f"A correct reply to the user's next message is:\n{pair['reference']}"
+        return [
+            {"role": "system", "content": f"{system}\n\n{guide}" if system else guide},
+            {"role": "user", "content": pair["prompt"]},
+        ]
+
+    def _verdict(self, first: float, second: float) -> Verdict:
+        if abs(first - second) <= self.tie_margin:
+            return "tie"
+        return "A" if first > second else "B"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "judge": REFERENCE_JUDGE,
+            "judge_model": self.generator.name,
+            "judge_dtype": self.generator.dtype,
         }
 
 
@@ -283,21 +344,26 @@ def make_judge(
     recipe_inference: Mapping[str, Any] | None = None,
     progress: ProgressFn | None = None,
     api_key: str | None = None,
-) -> LocalJudge | EndpointJudge:
+    guided: bool = False,
+) -> LocalJudge | ReferenceGuidedJudge | EndpointJudge:
     """The judge ``options`` name: ``judge="local"`` or an endpoint URL, decoding as the recipe says
     (Nova's llm_judge recipes: temperature 0, top_p 1.0).
 
     :param api_key: the endpoint's API key, sent as a bearer token. Never an option: a job reads it from
         :data:`~nova_dpo.platforms.local.credentials.JUDGE_API_KEY_ENV`.
+    :param guided: every pair carries its reference answer: the local model judges guided by it
+        (:class:`ReferenceGuidedJudge`) instead of reading Nova's judge prompt.
     """
     local = options.judge == LOCAL_JUDGE
     default_tokens = LOCAL_JUDGE_MAX_NEW_TOKENS if local else ENDPOINT_JUDGE_MAX_TOKENS
     settings = InferenceSettings.from_recipe(recipe_inference, options.judge_max_new_tokens or default_tokens)
     if local:
-        log.warning("%s", SMALL_JUDGE_WARNING)
         generator = TextGenerator.load(
             options.judge_model or DEFAULT_BASE_MODEL, options.dtype, options.device, options.torch_threads
         )
+        if guided:
+            return ReferenceGuidedJudge(generator, progress)
+        log.warning("%s", SMALL_JUDGE_WARNING)
         return LocalJudge(generator, settings, options.batch_size, progress, options.decoder)
     return EndpointJudge(
         options.judge,
@@ -311,8 +377,12 @@ def make_judge(
     )
 
 
-def judge_with(judge: BatchJudge, pairs: Sequence[Mapping[str, str]]) -> list[PairOutcome]:
-    """Judge every pair forward and position-swapped with a batch judge (see the module docstring)."""
+def judge_with(
+    judge: BatchJudge | ReferenceGuidedJudge, pairs: Sequence[Mapping[str, str]]
+) -> list[PairOutcome]:
+    """Judge every pair forward and position-swapped (see the module docstring)."""
+    if isinstance(judge, ReferenceGuidedJudge):
+        return judge.outcomes(pairs)
     prompts = list(dict.fromkeys(prompt for pair in pairs for prompt in build_judge_prompts(pair)))
     answers = dict(zip(prompts, judge.replies(prompts), strict=True))
 
@@ -326,7 +396,11 @@ def judge_with(judge: BatchJudge, pairs: Sequence[Mapping[str, str]]) -> list[Pa
 
 
 def read_judge_pairs(path: str | os.PathLike[str], max_rows: int | None = None) -> list[dict[str, Any]]:
-    """The rows of an ``llm_judge.jsonl``: ``prompt``, ``response_A`` (baseline), ``response_B`` (new)."""
+    """The rows of an ``llm_judge.jsonl``: ``prompt``, ``response_A`` (baseline), ``response_B`` (new).
+
+    A local run's rows also carry the test set's ``reference`` answer, ``system`` prompt and expected behaviour
+    (``category``): the judge is calibrated on them and the local model judges guided by them.
+    """
     pairs = read_jsonl_objects(path, "llm_judge")[:max_rows]
     for number, pair in enumerate(pairs, start=1):
         try:
@@ -346,6 +420,7 @@ def judge_results(
 ) -> dict[str, Any]:
     """Judge ``pairs`` and return a results document in Nova's shape, with one row per pair."""
     started = time.monotonic()
+    calibration = calibrate(judge, pairs)
     outcomes = judge_with(judge, pairs)
     metrics = judge_statistics(outcomes, seed=seed)
     general = {
@@ -357,9 +432,25 @@ def judge_results(
         "bootstrap_seed": seed,
         **dict(config or {}),
     }
+    if calibration is not None:
+        general["judge_calibration"] = calibration
     if isinstance(judge, LocalJudge):
         general["judge_warning"] = SMALL_JUDGE_WARNING
     return build_results(LLM_JUDGE_TASK, metrics, general, [outcome.to_row() for outcome in outcomes])
+
+
+def calibrate(
+    judge: BatchJudge | ReferenceGuidedJudge, pairs: Sequence[Mapping[str, Any]]
+) -> dict[str, Any] | None:
+    """The judge's calibration (:mod:`~nova_dpo.evaluation.judge_calibration`) on pairs built from the
+    references the pairs carry; None when they carry none."""
+    records = [pair for pair in pairs if isinstance(pair.get("reference"), str) and pair["reference"]]
+    known = calibration_pairs(records)
+    if not known:
+        return None
+    summary = calibration_summary(known, judge_with(judge, [pair.to_judge_pair() for pair in known]))
+    log.log(logging.INFO if summary["calibrated"] else logging.WARNING, "%s", describe_calibration(summary))
+    return summary
 
 
 def run_llm_judge(
@@ -372,7 +463,10 @@ def run_llm_judge(
 ) -> dict[str, Any]:
     """The llm_judge evaluation job: judge ``llm_judge.jsonl`` and write ``results_<timestamp>.json``."""
     pairs = read_judge_pairs(data_path, options.max_rows)
-    judge = make_judge(options, recipe.get("inference"), progress, os.environ.get(JUDGE_API_KEY_ENV) or None)
+    guided = all(isinstance(pair.get("reference"), str) and pair["reference"] for pair in pairs)
+    judge = make_judge(
+        options, recipe.get("inference"), progress, os.environ.get(JUDGE_API_KEY_ENV) or None, guided
+    )
     try:
         document = judge_results(judge, pairs, {"model_name": model or ""}, seed=options.seed)
     finally:

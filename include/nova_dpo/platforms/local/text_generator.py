@@ -302,6 +302,31 @@ class TextGenerator:
         # The template already holds the special tokens; adding BOS again would change the prompt.
         return self.tokenizer(text + prefill, add_special_tokens=False)["input_ids"]
 
+    def answer_log_probs(self, chat: Sequence[Message], answers: Sequence[str]) -> list[float]:
+        """The mean log-probability per token the model gives each answer (ended by its end-of-turn token) as the
+        reply to ``chat``. The chat runs through the model once; each answer continues from its cached keys and
+        values, the cache cut back to the chat after each."""
+        import torch
+        from transformers import DynamicCache
+
+        end = [self.eos_token_ids[0]] if self.eos_token_ids else []
+        prompt = self.prompt_ids(chat)
+        scores = []
+        with torch.inference_mode():
+            cache = DynamicCache()
+            ids = torch.tensor([prompt], device=self.model.device)
+            first = self.model(input_ids=ids, cache=cache, use_cache=True, logits_to_keep=1).logits
+            for answer in answers:
+                scored = self.tokenizer(answer, add_special_tokens=False)["input_ids"] + end
+                ids = torch.tensor([scored], device=self.model.device)
+                logits = self.model(input_ids=ids, cache=cache, use_cache=True).logits
+                cache.crop(-len(scored))
+                # The chat's last position predicts the first token; the answer's positions the rest.
+                logits = torch.cat([first[0], logits[0, :-1]]).float()
+                targets = torch.tensor(scored, device=logits.device)
+                scores.append(float(logits.log_softmax(-1).gather(-1, targets[:, None]).mean()))
+        return scores
+
     def generate(
         self,
         chats: Sequence[Sequence[Message]],

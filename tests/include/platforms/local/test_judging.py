@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from nova_dpo.cli import main
+from nova_dpo.evaluation.judge_stats import PairOutcome
 from nova_dpo.evaluation.results import LLM_JUDGE_TASK, read_results
 from nova_dpo.platforms.local import judging
 from nova_dpo.platforms.local.credentials import JUDGE_API_KEY_ENV
@@ -231,3 +232,101 @@ def test_local_judge_answers_in_verdict_brackets_and_says_it_is_weak(tiny_model_
     assert counts["a_scores"] + counts["b_scores"] + counts["ties"] + counts["inference_error"] == 4
     assert document["config_general"]["judge_warning"] == SMALL_JUDGE_WARNING
     assert "135M" in SMALL_JUDGE_WARNING
+
+
+# ------------------------------------------------------------------------------- calibration and references
+
+TOOLS = (
+    '<tools>{"tools": [{"toolSpec": {"name": "get_weather"}}, {"toolSpec": {"name": "book_taxi"}}]}</tools>'
+)
+
+
+def referenced_pairs(count: int) -> list[dict[str, str]]:
+    """Pairs as a local run writes them: each with the test set's reference, system prompt and behaviour."""
+    return [
+        {
+            **pair,
+            "reference": json.dumps({"name": "get_weather", "parameters": {"city": f"City {index}"}}),
+            "system": TOOLS,
+            "category": "tool_call",
+        }
+        for index, pair in enumerate(pairs(count))
+    ]
+
+
+def test_answer_log_probs_are_the_mean_log_probability_of_a_full_forward(tiny_model_dir: Path):
+    import torch
+
+    generator = TextGenerator.load(tiny_model_dir, dtype="float32")
+    chat = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather in Oslo?"}]
+    answers = ["Sunny.", '{"name": "get_weather", "parameters": {"city": "Oslo"}}', "Sunny."]
+
+    scores = generator.answer_log_probs(chat, answers)
+
+    prompt = generator.prompt_ids(chat)
+    for answer, score in zip(answers, scores, strict=True):
+        scored = (
+            generator.tokenizer(answer, add_special_tokens=False)["input_ids"] + generator.eos_token_ids[:1]
+        )
+        with torch.no_grad():
+            logits = generator.model(input_ids=torch.tensor([prompt + scored])).logits[0].float()
+        expected = (
+            logits[len(prompt) - 1 : -1].log_softmax(-1).gather(-1, torch.tensor(scored)[:, None]).mean()
+        )
+        assert score == pytest.approx(float(expected), abs=1e-4)
+    assert scores[0] == pytest.approx(scores[2], abs=1e-6), "the cache is cut back between answers"
+
+
+def test_the_reference_guided_judge_scores_each_answer_alone_so_both_orders_agree(tiny_model_dir: Path):
+    judge = judging.ReferenceGuidedJudge(TextGenerator.load(tiny_model_dir, dtype="float32"))
+    same = {**referenced_pairs(1)[0], "response_B": referenced_pairs(1)[0]["response_A"]}
+
+    document = judge_results(judge, [*referenced_pairs(3), same])
+
+    rows = document["per_example"]
+    assert all(PairOutcome.from_row(row).backward_unswapped == row["forward"] for row in rows)
+    assert rows[-1]["forward"] == "tie"
+    assert all("given the reference" in row["forward_output"] for row in rows)
+    general = document["config_general"]
+    assert general["judge"] == judging.REFERENCE_JUDGE
+    assert "judge_warning" not in general
+    calibration = general["judge_calibration"]
+    # Four references, three corruptions of each call.
+    assert calibration["pairs"] == 12
+    assert set(calibration["per_kind"]) == {"wrong_tool", "wrong_argument", "question_instead_of_call"}
+
+
+class PositionJudge:
+    """Answers "[[B]]" to every judge prompt: the position bias of a weak judge, in its purest form."""
+
+    def replies(self, prompts):
+        return ["[[B]]" for _ in prompts]
+
+    def describe(self):
+        return {"judge": "position"}
+
+
+def test_a_judge_that_picks_by_position_is_reported_uncalibrated():
+    document = judge_results(PositionJudge(), referenced_pairs(4))
+    calibration = document["config_general"]["judge_calibration"]
+    assert (calibration["reference_second"], calibration["reference_first"]) == (1.0, 0.0)
+    assert calibration["calibrated"] is False
+    # Without references nothing is calibrated, and nothing says it was.
+    assert "judge_calibration" not in judge_results(PositionJudge(), pairs(4))["config_general"]
+
+
+def test_the_llm_judge_job_judges_guided_by_references_when_the_pairs_carry_them(
+    tiny_model_dir: Path, tmp_path: Path
+):
+    data = tmp_path / "llm_judge.jsonl"
+    data.write_text("".join(json.dumps(pair) + "\n" for pair in referenced_pairs(2)))
+    spec = {
+        "task": "llm_judge",
+        "recipe": JUDGE_RECIPE,
+        "data_path": str(data),
+        "local": {"judge": "local", "judge_model": str(tiny_model_dir), "dtype": "float32"},
+    }
+    result = run_evaluation_job(spec, tmp_path / "job", lambda _: None)
+    general = read_results(result["results_path"]).config
+    assert general["judge"] == judging.REFERENCE_JUDGE
+    assert general["judge_calibration"]["pairs"] == 6
