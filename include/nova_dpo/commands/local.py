@@ -121,14 +121,19 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
     parser = subparsers.add_parser("judge", help="judge llm_judge.jsonl pairs (Nova's llm_judge statistics)")
     parser.add_argument(
-        "--pairs", required=True, type=Path, help="llm_judge.jsonl: prompt, response_A (baseline), response_B"
+        "--pairs",
+        required=True,
+        type=Path,
+        help="llm_judge.jsonl: prompt, response_A (baseline), response_B; where each line also carries "
+        "reference (and system, category), as a local run's do, the judge is calibrated first and the local "
+        "one judges guided by the references",
     )
     parser.add_argument("--out", required=True, type=Path, help="results JSON to write (Nova's shape)")
     parser.add_argument(
         "--judge",
         default="local",
-        help="'local' (the bundled 135M model: weak, a smoke test) or an OpenAI-compatible base URL, "
-        "e.g. http://127.0.0.1:8000/v1",
+        help="'local' (the bundled 135M model: guided by references where the pairs carry them, else weak, "
+        "a smoke test) or an OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1",
     )
     parser.add_argument(
         "--judge-model",
@@ -219,7 +224,13 @@ def run_compare(args: argparse.Namespace) -> int:
 
 def run_judge(args: argparse.Namespace) -> int:
     from nova_dpo.evaluation.results import LLM_JUDGE_TASK, format_metrics_table, write_results
-    from nova_dpo.platforms.local.judging import EndpointJudge, judge_results, make_judge, read_judge_pairs
+    from nova_dpo.platforms.local.judging import (
+        EndpointJudge,
+        carry_references,
+        judge_results,
+        make_judge,
+        read_judge_pairs,
+    )
     from nova_dpo.platforms.local.local_config import LocalEvaluationOptions
 
     options = LocalEvaluationOptions(
@@ -241,7 +252,7 @@ def run_judge(args: argparse.Namespace) -> int:
                 f"The judge's API key is read from ${args.api_key_env}, which is not set; export it."
             )
     pairs = read_judge_pairs(args.pairs, args.max_rows)
-    judge = make_judge(options, api_key=api_key)
+    judge = make_judge(options, api_key=api_key, guided=carry_references(pairs))
     try:
         document = judge_results(judge, pairs, {"pairs": str(args.pairs)}, seed=args.seed)
     finally:

@@ -439,6 +439,11 @@ def judge_results(
     return build_results(LLM_JUDGE_TASK, metrics, general, [outcome.to_row() for outcome in outcomes])
 
 
+def carry_references(pairs: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether every pair carries its reference answer (a local run's ``llm_judge.jsonl`` does)."""
+    return all(isinstance(pair.get("reference"), str) and pair["reference"] for pair in pairs)
+
+
 def calibrate(
     judge: BatchJudge | ReferenceGuidedJudge, pairs: Sequence[Mapping[str, Any]]
 ) -> dict[str, Any] | None:
@@ -463,10 +468,8 @@ def run_llm_judge(
 ) -> dict[str, Any]:
     """The llm_judge evaluation job: judge ``llm_judge.jsonl`` and write ``results_<timestamp>.json``."""
     pairs = read_judge_pairs(data_path, options.max_rows)
-    guided = all(isinstance(pair.get("reference"), str) and pair["reference"] for pair in pairs)
-    judge = make_judge(
-        options, recipe.get("inference"), progress, os.environ.get(JUDGE_API_KEY_ENV) or None, guided
-    )
+    api_key = os.environ.get(JUDGE_API_KEY_ENV) or None
+    judge = make_judge(options, recipe.get("inference"), progress, api_key, carry_references(pairs))
     try:
         document = judge_results(judge, pairs, {"model_name": model or ""}, seed=options.seed)
     finally:

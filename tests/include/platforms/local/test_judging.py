@@ -330,3 +330,14 @@ def test_the_llm_judge_job_judges_guided_by_references_when_the_pairs_carry_them
     general = read_results(result["results_path"]).config
     assert general["judge"] == judging.REFERENCE_JUDGE
     assert general["judge_calibration"]["pairs"] == 6
+
+
+def test_the_judge_command_calibrates_and_judges_guided_by_references(tiny_model_dir: Path, tmp_path: Path):
+    data = tmp_path / "llm_judge.jsonl"
+    data.write_text("".join(json.dumps(pair) + "\n" for pair in referenced_pairs(2)))
+    out = tmp_path / "results.json"
+    command = ["judge", "--pairs", str(data), "--out", str(out), "--judge-model", str(tiny_model_dir)]
+    assert main([*command, "--dtype", "float32"]) == 0
+    general = read_results(out).config
+    assert general["judge"] == judging.REFERENCE_JUDGE
+    assert general["judge_calibration"]["pairs"] == 6
