@@ -62,6 +62,12 @@ DEMO_CONF = {
 }
 
 
+def out_of_distribution_set() -> Path:
+    """The hand-written gen_qa set the demo's model also answers (``tests/data/ood``: other tools, other wording,
+    longer tool lists), in the project this package is installed from."""
+    return Path(__file__).resolve().parents[2] / "tests" / "data" / "ood" / "gen_qa.jsonl"
+
+
 def default_dags_folder() -> Path:
     """Where the pipeline's DAG file is: ``$AIRFLOW__CORE__DAGS_FOLDER``, else the ``dags/`` folder of the
     project this package is installed from (an editable install, as ``make`` makes)."""
@@ -140,10 +146,37 @@ def demo(args: argparse.Namespace) -> int:
     champions = sorted((Path(args.out) / "home" / "registry").glob("*/champion.json"))
     if verdict["passed"] and champions:
         model_id = json.loads(champions[-1].read_text())["model_id"]
-        print(
-            f"chat with it: .venv/bin/nova-dpo chat --model {Path(args.out) / 'home' / 'models' / model_id / 'artifact'}"
-        )
+        model = Path(args.out) / "home" / "models" / model_id / "artifact"
+        if args.out_of_distribution:
+            report_out_of_distribution(model, run / "out-of-distribution")
+        print(f"chat with it: .venv/bin/nova-dpo chat --model {model}")
+    print(f"demo finished in {(time.monotonic() - started) / 60:.1f} min")
     return 0 if succeeded else 1
+
+
+def report_out_of_distribution(model: Path, out: Path) -> None:
+    """The shipped model, its base model and the always-call policy on the hand-written set
+    (:func:`out_of_distribution_set`), printed beside the held-out results; informative, not a gate."""
+    from nova_dpo.platforms.local.comparison import compare_on_set
+    from nova_dpo.platforms.local.model import DEFAULT_BASE_MODEL
+
+    data = out_of_distribution_set()
+    if not data.is_file():
+        print(f"no out-of-distribution set at {data}: skipped")
+        return
+    local = DEMO_CONF["eval_local_options"]
+    comparison = compare_on_set(
+        data,
+        str(model),
+        DEMO_CONF.get("base_model") or DEFAULT_BASE_MODEL,
+        out,
+        max_new_tokens=DEMO_CONF["max_new_tokens"],
+        batch_size=local["batch_size"],
+        dtype=local["dtype"],
+    )
+    print(f"\nout of distribution: {comparison.prompts} hand-written prompts ({data.parent.name}/)")
+    print(comparison.summary())
+    print(f"replies and comparison.json in {out}")
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -165,4 +198,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "project's dags/)",
     )
     parser.add_argument("--dag-id", default=PIPELINE_DAG_ID, help="the pipeline DAG's id")
+    parser.add_argument(
+        "--no-out-of-distribution",
+        dest="out_of_distribution",
+        action="store_false",
+        help="skip comparing the shipped model with its base model on the hand-written tests/data/ood set",
+    )
     parser.set_defaults(handler=demo)

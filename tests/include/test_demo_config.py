@@ -48,3 +48,11 @@ def test_the_demo_local_options_are_known_trainer_options():
     options = LocalTrainingOptions.from_dict(DEMO_CONF["local_options"])
     assert options.shared_prompt
     assert options.dtype == "bfloat16"
+
+
+def test_the_demo_finds_the_out_of_distribution_set_it_reports():
+    from nova_dpo.demo import out_of_distribution_set
+
+    found = out_of_distribution_set()
+    assert found == Path(__file__).resolve().parents[1] / "data" / "ood" / "gen_qa.jsonl"
+    assert len(found.read_text().splitlines()) >= 60

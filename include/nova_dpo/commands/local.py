@@ -189,37 +189,23 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    import json
+    from nova_dpo.platforms.local.comparison import compare_on_set
 
-    from nova_dpo.evaluation.policy_comparison import (
-        ALWAYS_CALL,
-        always_call_answer,
-        compare_policies,
-        inference_records,
+    comparison = compare_on_set(
+        args.data,
+        args.model,
+        args.baseline,
+        args.out,
+        args.max_new_tokens,
+        args.batch_size,
+        args.dtype,
+        args.threads,
+        args.max_rows,
     )
-    from nova_dpo.platforms.base import INFERENCE_OUTPUT_FILE
-    from nova_dpo.platforms.local.generation import generate_inference_output, read_gen_qa
-    from nova_dpo.platforms.local.text_generator import InferenceSettings, TextGenerator
-
-    settings = InferenceSettings(max_new_tokens=args.max_new_tokens)
-    rows = read_gen_qa(args.data, args.max_rows)
-    records = {}
-    for name, model in (("tuned", args.model), ("base", args.baseline)):
-        generator = TextGenerator.load(model, args.dtype, torch_threads=args.threads)
-        records[name] = generate_inference_output(
-            generator, rows, settings, args.out / name / INFERENCE_OUTPUT_FILE, args.batch_size
-        )
-    records[ALWAYS_CALL] = inference_records(rows, [always_call_answer(row) for row in rows])
-    comparison = compare_policies(records, candidate="tuned")
-    (args.out / "comparison.json").write_text(json.dumps(comparison.to_dict(), indent=2, sort_keys=True))
-    print(f"{len(rows)} prompts of {args.data}\n")
-    print(comparison.table())
-    print()
-    verdict = comparison.verdict()
-    for what, passed in verdict:
-        print(f"  {'PASS' if passed else 'FAIL'}  {what}")
+    print(f"{comparison.prompts} prompts of {args.data}\n")
+    print(comparison.summary())
     print(f"\nreplies and comparison.json in {args.out}")
-    return 0 if all(passed for _, passed in verdict) else 1
+    return 0 if comparison.passed else 1
 
 
 def run_judge(args: argparse.Namespace) -> int:

@@ -92,6 +92,19 @@ class PolicyComparison:
         )
         return checks
 
+    @property
+    def prompts(self) -> int:
+        return len(self.scores[self.candidate].per_example)
+
+    @property
+    def passed(self) -> bool:
+        return all(passed for _, passed in self.verdict())
+
+    def summary(self) -> str:
+        """The table, then one PASS/FAIL line per check of :meth:`verdict`."""
+        checks = "\n".join(f"  {'PASS' if passed else 'FAIL'}  {what}" for what, passed in self.verdict())
+        return f"{self.table()}\n\n{checks}"
+
     def table(self) -> str:
         policies = list(self.scores)
         lines = [
