@@ -194,9 +194,11 @@ def test_the_evaluation_steps_read_the_published_job_outputs_from_object_storage
             }
         )
     judge_results = f"{results['judge']}/nova-micro-llm-judge-eval-job/eval_results/results_1.json"
-    judge = {
-        "outputs": {"results_uri": _publish(factory, judge_results, json.dumps(judge_document(20, 2, 2)))}
-    }
+    # The gate and the report read the judge's document whole: its config_general holds a calibration (which a
+    # local run's judge records) as well.
+    judged = judge_document(20, 2, 2)
+    judged["config_general"]["judge_calibration"] = {"pairs": 12, "calibrated": True, "threshold": 0.85}
+    judge = {"outputs": {"results_uri": _publish(factory, judge_results, json.dumps(judged))}}
     metrics_csv = _publish(
         factory,
         f"{results['train']}/step_wise_training_metrics.csv",
@@ -218,10 +220,11 @@ def test_the_evaluation_steps_read_the_published_job_outputs_from_object_storage
     # Nova's judge gets its three fields, nothing else.
     assert {tuple(line) for line in lines} == {("prompt", "response_A", "response_B")}
     assert verdict["passed"] is True, verdict["reasons"]
-    assert verdict["judge"] is not None
+    assert verdict["judge"]["calibration"]["calibrated"] is True
     assert report == f"{run_uri}/report/report.md"
     markdown = factory(report).read_text()
     assert "training loss: 0.6900 at the start" in markdown
+    assert "### Judge calibration" in markdown
     assert factory(f"{run_uri}/report/report.png").exists()
 
 

@@ -48,6 +48,14 @@ def _read_results(uri: str, path_factory: Any = None) -> Any:
     return parse_results(json.loads(_path(uri, path_factory).read_text()))
 
 
+def _judge_document(judge: dict[str, Any] | None, path_factory: Any = None) -> dict[str, Any] | None:
+    """The llm_judge task's results document, whole (its ``config_general`` holds the judge's calibration);
+    None when no judge ran."""
+    if not judge or not judge.get("outputs", {}).get("results_uri"):
+        return None
+    return json.loads(_path(judge["outputs"]["results_uri"], path_factory).read_text())
+
+
 def _write_json(path: Any, payload: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
@@ -284,10 +292,7 @@ def gate(
 
     candidate = json.loads(_path(gen_qa[CANDIDATE], path_factory).read_text())
     baseline = json.loads(_path(gen_qa[BASELINE], path_factory).read_text())
-    judge_doc = None
-    if judge and judge.get("outputs", {}).get("results_uri"):
-        judge_doc = _read_results(judge["outputs"]["results_uri"], path_factory).metrics
-    verdict = evaluate_gate(candidate, baseline, judge_doc, plan.gate)
+    verdict = evaluate_gate(candidate, baseline, _judge_document(judge, path_factory), plan.gate)
     for reason in verdict.reasons:
         log.info("gate: %s", reason)
     log.info("gate verdict: %s", verdict.summary())
@@ -477,9 +482,6 @@ def write_report(
         work = Path(scratch)
         candidate = json.loads(_path(gen_qa[CANDIDATE], path_factory).read_text())
         baseline = json.loads(_path(gen_qa[BASELINE], path_factory).read_text())
-        judge_metrics = None
-        if judge and judge.get("outputs", {}).get("results_uri"):
-            judge_metrics = _read_results(judge["outputs"]["results_uri"], path_factory).metrics
         curve = _local_copy(training["outputs"].get("metrics_uri"), path_factory, work / "training")
         cost = {
             key: training.get(key) for key in ("billable_seconds", "estimated_cost_usd") if training.get(key)
@@ -509,7 +511,7 @@ def write_report(
             verdict=verdict,
             candidate=candidate,
             baseline=baseline,
-            judge=judge_metrics,
+            judge=_judge_document(judge, path_factory),
             training_metrics_csv=curve,
             cost=cost or None,
         )
