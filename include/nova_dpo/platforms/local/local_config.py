@@ -72,6 +72,14 @@ class LocalTrainingOptions(_Options):
         default=None,
         metadata={"help": "Train on at most this many preference pairs (the first ones); None uses all."},
     )
+    balance_behaviours: bool = field(
+        default=False,
+        metadata={
+            "help": "With max_rows, take the pairs by the behaviour of their preferred answer in turn (a call, a "
+            "question, a refusal) instead of the first ones: a short run then sees as many pairs that prefer asking "
+            "or declining as pairs that prefer a call. Not a Nova recipe field."
+        },
+    )
     max_eval_rows: int | None = field(
         default=64,
         metadata={"help": "Evaluate on at most this many validation pairs; None uses all."},

@@ -12,8 +12,8 @@ reported with its line number, never skipped.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from itertools import islice
+from collections.abc import Iterator, Mapping
+from itertools import islice, zip_longest
 from pathlib import Path
 from typing import Any
 
@@ -98,10 +98,32 @@ def iter_preference_rows(path: str | Path) -> Iterator[dict[str, list[dict[str, 
 
 
 def read_preference_rows(
-    path: str | Path, max_rows: int | None = None
+    path: str | Path, max_rows: int | None = None, balance: bool = False
 ) -> list[dict[str, list[dict[str, str]]]]:
-    """The first ``max_rows`` preference rows of a Nova DPO JSONL file (all when None); an empty file is an error."""
-    rows = list(islice(iter_preference_rows(path), max_rows))
+    """The first ``max_rows`` preference rows of a Nova DPO JSONL file (all when None); an empty file is an error.
+
+    :param balance: take the rows by the behaviour of their preferred answer in turn (a call, a question, a
+        refusal, ...; :func:`preferred_behaviour`), each in file order, until ``max_rows``: a capped run then trains
+        on as many pairs that prefer asking or declining as pairs that prefer a call, whatever the file's mix.
+    """
+    if balance and max_rows is not None:
+        groups: dict[str, list[dict[str, list[dict[str, str]]]]] = {}
+        for row in iter_preference_rows(path):
+            groups.setdefault(preferred_behaviour(row), []).append(row)
+        turns = zip_longest(*groups.values())
+        rows = list(islice((row for turn in turns for row in turn if row is not None), max_rows))
+    else:
+        rows = list(islice(iter_preference_rows(path), max_rows))
     if not rows:
         raise ValueError(f"{path} holds no preference records.")
     return rows
+
+
+def preferred_behaviour(row: Mapping[str, list[Mapping[str, str]]]) -> str:
+    """What the row's preferred answer does (:func:`~nova_dpo.evaluation.behaviour.classify_answer`), the tools
+    its system prompt offers known."""
+    from nova_dpo.data.nova_format import listed_tools
+    from nova_dpo.evaluation.behaviour import classify_answer
+
+    system = "\n".join(message["content"] for message in row["prompt"] if message.get("role") == "system")
+    return classify_answer(row["chosen"][0]["content"], listed_tools(system)).outcome

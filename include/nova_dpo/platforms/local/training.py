@@ -562,7 +562,7 @@ def train(
 
     args = build_dpo_config(training_config, options, output_dir)
     lora_config = build_lora_config(training_config, options)
-    train_rows = read_preference_rows(train_path, options.max_rows)
+    train_rows = read_preference_rows(train_path, options.max_rows, balance=options.balance_behaviours)
     validation_rows = read_preference_rows(validation_path, options.max_eval_rows) if validation_path else []
 
     model_dir = resolve_model_dir(base_model)

@@ -12,7 +12,11 @@ import torch
 
 from nova_dpo.platforms.local.local_config import LocalTrainingOptions
 from nova_dpo.platforms.local.model import load_model_and_tokenizer
-from nova_dpo.platforms.local.preference_data import nova_record_to_preference_row, read_preference_rows
+from nova_dpo.platforms.local.preference_data import (
+    nova_record_to_preference_row,
+    preferred_behaviour,
+    read_preference_rows,
+)
 from nova_dpo.platforms.local.training import (
     TRAINING_COLUMNS,
     build_dpo_config,
@@ -62,6 +66,37 @@ def test_a_bad_record_is_reported_with_its_line_number(make_nova_record, tmp_pat
     with pytest.raises(ValueError, match=r"train\.jsonl:3: .*more than one 'preferred' candidate"):
         read_preference_rows(path)
     assert len(read_preference_rows(path, max_rows=1)) == 1
+
+
+def test_balanced_rows_take_the_preferred_behaviours_in_turn(make_nova_record, tmp_path: Path):
+    def record(city: str, preferred: str | None = None) -> dict[str, Any]:
+        made = make_nova_record(city)
+        for candidate in made["messages"][-1]["candidates"]:
+            if preferred and candidate["preferenceLabel"] == "preferred":
+                candidate["content"] = [{"text": preferred}]
+        return made
+
+    ask, decline = "Which city do you mean?", "I'm sorry, I can't check that with the tools I have."
+    records = [record(f"City{i}") for i in range(6)]
+    records += [record("Q1", ask), record("D1", decline), record("Q2", ask)]
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps(made) + "\n" for made in records))
+
+    balanced = read_preference_rows(path, max_rows=5, balance=True)
+    assert [preferred_behaviour(row) for row in balanced] == [
+        "tool_call",
+        "request_for_info",
+        "cannot_answer",
+        "tool_call",
+        "request_for_info",
+    ]
+    # Each behaviour in file order.
+    assert [row["prompt"][-1]["content"] for row in balanced][:2] == [
+        "What is the weather in City0?",
+        "What is the weather in Q1?",
+    ]
+    assert {preferred_behaviour(row) for row in read_preference_rows(path, max_rows=5)} == {"tool_call"}
+    assert len(read_preference_rows(path, balance=True)) == len(records)
 
 
 # --------------------------------------------------------------------------------------- recipe mapping
