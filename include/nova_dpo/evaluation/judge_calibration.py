@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -83,7 +84,11 @@ def _wrong_value(value: Any) -> Any:
     if isinstance(value, bool):
         return not value
     if isinstance(value, int | float):
-        return value * 2 + 7
+        if not math.isfinite(value):
+            return 0
+        changed = value + 1
+        # A float so large that adding one changes nothing changes sign instead.
+        return changed if changed != value else -value
     if isinstance(value, str):
         return "unknown" if value.strip().lower() != "unknown" else "none"
     if isinstance(value, list):

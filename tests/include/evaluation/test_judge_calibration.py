@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from nova_dpo.evaluation.behaviour import classify_answer
@@ -73,6 +73,9 @@ def test_nothing_is_made_of_a_reference_with_no_tool_offered_or_no_known_behavio
         max_size=4,
     ),
 )
+@example(name="get_weather", parameters={"n": float("inf")})
+@example(name="get_weather", parameters={"n": -7})
+@example(name="get_weather", parameters={"n": 1e300})
 def test_every_corruption_of_any_call_differs_from_it(name, parameters):
     reference = json.dumps({"name": name, "parameters": parameters})
     for kind, corrupted in corruptions(record(reference, "tool_call")):
