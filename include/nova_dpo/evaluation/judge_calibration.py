@@ -17,7 +17,6 @@ judge's verdicts are reported, marked so, and the gate does not use them.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -27,6 +26,7 @@ from typing import Any
 
 from nova_dpo.data.nova_format import listed_tools
 from nova_dpo.evaluation.judge_stats import PairOutcome
+from nova_dpo.toolcalls import ToolCall, format_nova_toolcalls, parse_nova_toolcalls
 
 CALIBRATION_THRESHOLD = 0.85
 DEFAULT_CALIBRATION_PAIRS = 48
@@ -61,22 +61,14 @@ class CalibrationPair:
         }
 
 
-def _call(text: str) -> dict[str, Any] | None:
-    """The reference's tool call (``{"name": ..., "parameters": {...}}``), or None when it is not one."""
-    try:
-        value = json.loads(text)
-    except (json.JSONDecodeError, TypeError):
-        return None
-    if isinstance(value, list) and len(value) == 1:
-        value = value[0]
-    if not isinstance(value, dict) or not isinstance(value.get("name"), str):
-        return None
-    arguments = value.get("parameters", value.get("arguments", {}))
-    return {"name": value["name"], "parameters": arguments if isinstance(arguments, dict) else {}}
+def _only_call(text: str) -> ToolCall | None:
+    """The reference's tool call when it makes exactly one, else None."""
+    calls = parse_nova_toolcalls(text)
+    return calls[0] if len(calls) == 1 else None
 
 
-def _dump(name: str, parameters: Mapping[str, Any]) -> str:
-    return json.dumps({"name": name, "parameters": dict(parameters)})
+def _call_text(name: str, arguments: Mapping[str, Any]) -> str:
+    return format_nova_toolcalls([{"name": name, "arguments": dict(arguments)}])
 
 
 def _wrong_value(value: Any) -> Any:
@@ -100,16 +92,16 @@ def corruptions(record: Mapping[str, Any]) -> list[tuple[str, str]]:
     """``(kind, corrupted answer)`` for one test record (``response``, ``system``, ``category``)."""
     reference, system = record["reference"], record.get("system", "")
     offered = sorted(listed_tools(system) or ())
-    call = _call(reference)
+    call = _only_call(reference)
     if call is not None:
         found = []
         others = [name for name in offered if name != call["name"]]
         if others:
-            found.append(("wrong_tool", _dump(others[0], call["parameters"])))
-        if call["parameters"]:
-            name = sorted(call["parameters"])[0]
-            changed = {**call["parameters"], name: _wrong_value(call["parameters"][name])}
-            found.append(("wrong_argument", _dump(call["name"], changed)))
+            found.append(("wrong_tool", _call_text(others[0], call["arguments"])))
+        if call["arguments"]:
+            name = sorted(call["arguments"])[0]
+            changed = {**call["arguments"], name: _wrong_value(call["arguments"][name])}
+            found.append(("wrong_argument", _call_text(call["name"], changed)))
         found.append(("question_instead_of_call", QUESTION))
         return found
     if not offered:
@@ -118,7 +110,7 @@ def corruptions(record: Mapping[str, Any]) -> list[tuple[str, str]]:
         "request_for_info": "call_instead_of_question",
         "cannot_answer": "call_instead_of_declining",
     }.get(record.get("category") or "")
-    return [(kind, _dump(offered[0], {}))] if kind else []
+    return [(kind, _call_text(offered[0], {}))] if kind else []
 
 
 def calibration_pairs(

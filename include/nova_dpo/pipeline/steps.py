@@ -41,13 +41,6 @@ BASELINE = "baseline"
 _path = storage.path_for
 
 
-def _read_results(uri: str, path_factory: Any = None) -> Any:
-    """A Nova results document (``results_<timestamp>.json``) at ``uri``, on any storage."""
-    from nova_dpo.evaluation.results import parse_results
-
-    return parse_results(json.loads(_path(uri, path_factory).read_text()))
-
-
 def _judge_document(judge: dict[str, Any] | None, path_factory: Any = None) -> dict[str, Any] | None:
     """The llm_judge task's results document, whole (its ``config_general`` holds the judge's calibration);
     None when no judge ran."""

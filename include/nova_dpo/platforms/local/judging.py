@@ -439,9 +439,14 @@ def judge_results(
     return build_results(LLM_JUDGE_TASK, metrics, general, [outcome.to_row() for outcome in outcomes])
 
 
+def has_reference(pair: Mapping[str, Any]) -> bool:
+    """Whether the pair carries its reference answer (a local run's ``llm_judge.jsonl`` lines do)."""
+    return isinstance(pair.get("reference"), str) and bool(pair["reference"])
+
+
 def carry_references(pairs: Sequence[Mapping[str, Any]]) -> bool:
-    """Whether every pair carries its reference answer (a local run's ``llm_judge.jsonl`` does)."""
-    return all(isinstance(pair.get("reference"), str) and pair["reference"] for pair in pairs)
+    """Whether every pair carries its reference answer."""
+    return all(has_reference(pair) for pair in pairs)
 
 
 def calibrate(
@@ -449,8 +454,7 @@ def calibrate(
 ) -> dict[str, Any] | None:
     """The judge's calibration (:mod:`~nova_dpo.evaluation.judge_calibration`) on pairs built from the
     references the pairs carry; None when they carry none."""
-    records = [pair for pair in pairs if isinstance(pair.get("reference"), str) and pair["reference"]]
-    known = calibration_pairs(records)
+    known = calibration_pairs([pair for pair in pairs if has_reference(pair)])
     if not known:
         return None
     summary = calibration_summary(known, judge_with(judge, [pair.to_judge_pair() for pair in known]))

@@ -17,6 +17,9 @@ from itertools import islice, zip_longest
 from pathlib import Path
 from typing import Any
 
+from nova_dpo.data.nova_format import listed_tools
+from nova_dpo.evaluation.behaviour import classify_answer
+
 PREFERRED = "preferred"
 NON_PREFERRED = "non-preferred"
 
@@ -122,8 +125,5 @@ def read_preference_rows(
 def preferred_behaviour(row: Mapping[str, list[Mapping[str, str]]]) -> str:
     """What the row's preferred answer does (:func:`~nova_dpo.evaluation.behaviour.classify_answer`), the tools
     its system prompt offers known."""
-    from nova_dpo.data.nova_format import listed_tools
-    from nova_dpo.evaluation.behaviour import classify_answer
-
     system = "\n".join(message["content"] for message in row["prompt"] if message.get("role") == "system")
     return classify_answer(row["chosen"][0]["content"], listed_tools(system)).outcome
