@@ -11,6 +11,7 @@ version labels exactly the data that was read, in one pass.
 
 from __future__ import annotations
 
+import inspect
 import reprlib
 import tempfile
 from collections.abc import Iterator
@@ -25,6 +26,11 @@ from nova_dpo.data.versions import ContentDigest, DatasetVersion, data_files
 from nova_dpo.data.when2call import HUB_CONFIG
 
 PARQUET_BATCH_ROWS = 4096
+# pyarrow 26 refuses a Parquet schema nested past 100 levels unless told otherwise, and a list takes two levels:
+# one row whose tool schema nests past nova_format.MAX_JSON_DEPTH (64, that row is quarantined as bad_tools)
+# would make the whole file unreadable. 512 reads such a row; the Arrow schema that pyarrow stores beside the
+# Parquet one still caps a readable file at about 118 nested lists, and a deeper file is refused as a whole.
+PARQUET_SCHEMA_DEPTH_LIMIT = 512
 _CHUNK = 1 << 20
 _BOM = b"\xef\xbb\xbf"
 # A value that JSON cannot carry is quarantined as a bounded, readable repr instead.
@@ -121,7 +127,9 @@ def read_parquet(path: Any, digest: ContentDigest | None = None) -> Iterator[Sou
         copy.seek(0)
         number = 0
         try:
-            for batch in pq.ParquetFile(copy).iter_batches(batch_size=PARQUET_BATCH_ROWS):
+            for batch in pq.ParquetFile(copy, **_parquet_options(pq)).iter_batches(
+                batch_size=PARQUET_BATCH_ROWS
+            ):
                 for value, problem in _batch_rows(batch):
                     number += 1
                     position = f"{path.name}:{number}"
@@ -135,6 +143,13 @@ def read_parquet(path: Any, digest: ContentDigest | None = None) -> Iterator[Sou
                 f"{uri(path)} is not a readable Parquet file (after {number} rows: {cause}); export it "
                 "again, or move it out of the source folder"
             ) from err
+
+
+def _parquet_options(pq: Any) -> dict[str, Any]:
+    """Reader options this pyarrow knows: before release 26 there is no schema depth limit to raise."""
+    if "schema_depth_limit" in inspect.signature(pq.ParquetFile).parameters:
+        return {"schema_depth_limit": PARQUET_SCHEMA_DEPTH_LIMIT}
+    return {}
 
 
 def _batch_rows(batch: Any) -> Iterator[tuple[Any, str | None]]:

@@ -201,6 +201,11 @@ REPORTED = {
         _tool(parameters={"type": "dict", "properties": {"n": {"type": "number", "default": math.nan}}}),
         "bad_tools",
     ),
+    "Parquet tool schema nested 70 levels (pyarrow 26 refused the whole file)": (
+        "parquet",
+        _tool(parameters={"type": "dict", "properties": {"x": deep(70)}}),
+        "bad_tools",
+    ),
     "NaN reward in Parquet": ("parquet", when2call_row() | {"chosen_reward": math.nan}, "bad_reward"),
     "reward as text": ("json", when2call_row() | {"rejected_reward": "low"}, "bad_reward"),
     "reward as a boolean": ("json", when2call_row() | {"chosen_reward": True}, "bad_reward"),
