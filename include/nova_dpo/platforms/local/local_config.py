@@ -80,6 +80,15 @@ class LocalTrainingOptions(_Options):
             "or declining as pairs that prefer a call. Not a Nova recipe field."
         },
     )
+    balance_calls: bool = field(
+        default=False,
+        metadata={
+            "help": "With max_rows, take the pairs by what they teach about calling a tool, in turn (the preferred "
+            "answer calls; the non-preferred one calls and the preferred one asks or declines; neither calls) "
+            "instead of the first ones: a short run then sees as many pairs that reject a call as pairs that "
+            "prefer one. Not with balance_behaviours. Not a Nova recipe field."
+        },
+    )
     max_eval_rows: int | None = field(
         default=64,
         metadata={"help": "Evaluate on at most this many validation pairs; None uses all."},
@@ -168,6 +177,8 @@ class LocalTrainingOptions(_Options):
             raise ValueError(f"logging_steps must be at least 1, got {self.logging_steps}.")
         if not 0 <= self.sft_weight <= 10:
             raise ValueError(f"sft_weight must lie between 0 and 10, got {self.sft_weight}.")
+        if self.balance_behaviours and self.balance_calls:
+            raise ValueError("balance_behaviours and balance_calls each choose the pairs: set one of them.")
 
 
 @dataclass

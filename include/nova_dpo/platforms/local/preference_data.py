@@ -12,12 +12,13 @@ reported with its line number, never skipped.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from itertools import islice, zip_longest
 from pathlib import Path
 from typing import Any
 
 from nova_dpo.data.nova_format import listed_tools
+from nova_dpo.data.when2call import TOOL_CALL
 from nova_dpo.evaluation.behaviour import classify_answer
 
 PREFERRED = "preferred"
@@ -101,18 +102,21 @@ def iter_preference_rows(path: str | Path) -> Iterator[dict[str, list[dict[str, 
 
 
 def read_preference_rows(
-    path: str | Path, max_rows: int | None = None, balance: bool = False
+    path: str | Path,
+    max_rows: int | None = None,
+    balance_by: Callable[[Mapping[str, list[Mapping[str, str]]]], str] | None = None,
 ) -> list[dict[str, list[dict[str, str]]]]:
     """The first ``max_rows`` preference rows of a Nova DPO JSONL file (all when None); an empty file is an error.
 
-    :param balance: take the rows by the behaviour of their preferred answer in turn (a call, a question, a
-        refusal, ...; :func:`preferred_behaviour`), each in file order, until ``max_rows``: a capped run then trains
-        on as many pairs that prefer asking or declining as pairs that prefer a call, whatever the file's mix.
+    :param balance_by: with ``max_rows``, take the rows by the group this function puts them in, one group after
+        the other in turn (the groups in the order they first appear), each in file order, until ``max_rows``:
+        e.g. :func:`preferred_behaviour` (a capped run trains on as many pairs that prefer asking or declining
+        as pairs that prefer a call) or :func:`call_contrast`.
     """
-    if balance and max_rows is not None:
+    if balance_by is not None and max_rows is not None:
         groups: dict[str, list[dict[str, list[dict[str, str]]]]] = {}
         for row in iter_preference_rows(path):
-            groups.setdefault(preferred_behaviour(row), []).append(row)
+            groups.setdefault(balance_by(row), []).append(row)
         turns = zip_longest(*groups.values())
         rows = list(islice((row for turn in turns for row in turn if row is not None), max_rows))
     else:
@@ -125,5 +129,19 @@ def read_preference_rows(
 def preferred_behaviour(row: Mapping[str, list[Mapping[str, str]]]) -> str:
     """What the row's preferred answer does (:func:`~nova_dpo.evaluation.behaviour.classify_answer`), the tools
     its system prompt offers known."""
-    system = "\n".join(message["content"] for message in row["prompt"] if message.get("role") == "system")
-    return classify_answer(row["chosen"][0]["content"], listed_tools(system)).outcome
+    return classify_answer(row["chosen"][0]["content"], listed_tools(_system(row))).outcome
+
+
+def _system(row: Mapping[str, list[Mapping[str, str]]]) -> str:
+    return "\n".join(message["content"] for message in row["prompt"] if message.get("role") == "system")
+
+
+def call_contrast(row: Mapping[str, list[Mapping[str, str]]]) -> str:
+    """What the pair teaches about calling a tool: ``prefers_call`` (the preferred answer calls), ``rejects_call``
+    (the non-preferred one calls, the preferred one does not) or ``no_call`` (neither calls)."""
+    offered = listed_tools(_system(row))
+    if classify_answer(row["chosen"][0]["content"], offered).outcome == TOOL_CALL:
+        return "prefers_call"
+    if classify_answer(row["rejected"][0]["content"], offered).outcome == TOOL_CALL:
+        return "rejects_call"
+    return "no_call"

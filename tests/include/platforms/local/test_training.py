@@ -13,6 +13,7 @@ import torch
 from nova_dpo.platforms.local.local_config import LocalTrainingOptions
 from nova_dpo.platforms.local.model import load_model_and_tokenizer
 from nova_dpo.platforms.local.preference_data import (
+    call_contrast,
     nova_record_to_preference_row,
     preferred_behaviour,
     read_preference_rows,
@@ -82,7 +83,7 @@ def test_balanced_rows_take_the_preferred_behaviours_in_turn(make_nova_record, t
     path = tmp_path / "train.jsonl"
     path.write_text("".join(json.dumps(made) + "\n" for made in records))
 
-    balanced = read_preference_rows(path, max_rows=5, balance=True)
+    balanced = read_preference_rows(path, max_rows=5, balance_by=preferred_behaviour)
     assert [preferred_behaviour(row) for row in balanced] == [
         "tool_call",
         "request_for_info",
@@ -96,7 +97,41 @@ def test_balanced_rows_take_the_preferred_behaviours_in_turn(make_nova_record, t
         "What is the weather in Q1?",
     ]
     assert {preferred_behaviour(row) for row in read_preference_rows(path, max_rows=5)} == {"tool_call"}
-    assert len(read_preference_rows(path, balance=True)) == len(records)
+    assert len(read_preference_rows(path, balance_by=preferred_behaviour)) == len(records)
+
+
+def test_call_contrast_takes_pairs_that_reject_a_call_in_turn_with_pairs_that_prefer_one(
+    make_nova_record, tmp_path: Path
+):
+    def record(city: str, preferred: str | None = None, rejected: str | None = None) -> dict[str, Any]:
+        made = make_nova_record(city)
+        for candidate in made["messages"][-1]["candidates"]:
+            replacement = preferred if candidate["preferenceLabel"] == "preferred" else rejected
+            if replacement:
+                candidate["content"] = [{"text": replacement}]
+        return made
+
+    call = '<TOOLCALL>[{"name": "get_weather", "arguments": {"city": "Oslo"}}]</TOOLCALL>'
+    ask, decline = "Which city do you mean?", "I'm sorry, I can't check that with the tools I have."
+    records = [record(f"City{i}") for i in range(4)]  # prefer a call over a made-up answer
+    records += [record("Q1", ask, decline), record("D1", decline, call), record("Q2", ask, call)]
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps(made) + "\n" for made in records))
+
+    assert [call_contrast(row) for row in read_preference_rows(path)] == [
+        *["prefers_call"] * 4,
+        "no_call",
+        "rejects_call",
+        "rejects_call",
+    ]
+    contrasted = read_preference_rows(path, max_rows=5, balance_by=call_contrast)
+    assert [row["prompt"][-1]["content"].split()[-1] for row in contrasted] == [
+        "City0?",
+        "Q1?",
+        "D1?",
+        "City1?",
+        "Q2?",
+    ]
 
 
 # --------------------------------------------------------------------------------------- recipe mapping
@@ -155,6 +190,11 @@ def test_the_dpo_loss_is_novas_sigmoid_with_an_optional_nll_term(
     assert (args.loss_type, args.loss_weights) == (["sigmoid", "sft"], [1.0, 0.5])
     with pytest.raises(ValueError, match="sft_weight must lie between 0 and 10"):
         LocalTrainingOptions(sft_weight=-1)
+
+
+def test_one_way_of_choosing_the_pairs_at_a_time():
+    with pytest.raises(ValueError, match="balance_behaviours and balance_calls"):
+        LocalTrainingOptions(balance_behaviours=True, balance_calls=True)
 
 
 def test_missing_recipe_field_names_the_key(lora_training_config: dict[str, Any], tmp_path: Path):
