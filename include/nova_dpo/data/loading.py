@@ -11,6 +11,7 @@ version labels exactly the data that was read, in one pass.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import reprlib
 import tempfile
@@ -145,6 +146,7 @@ def read_parquet(path: Any, digest: ContentDigest | None = None) -> Iterator[Sou
             ) from err
 
 
+@functools.cache
 def _parquet_options(pq: Any) -> dict[str, Any]:
     """Reader options this pyarrow knows: before release 26 there is no schema depth limit to raise."""
     if "schema_depth_limit" in inspect.signature(pq.ParquetFile).parameters:

@@ -16,6 +16,8 @@ from typing import Any, ClassVar, Self
 
 from nova_dpo.platforms.local.model import DTYPES
 
+PAIR_ORDERS = ("file", "behaviours", "calls")
+
 # Rows decoded together. On a 2-core CPU with SmolLM2-135M, 16 rows decode 1.7x the tokens/s of 8 and 32 add
 # little more (benchmarks/bench_local.py); the decoding step reads every weight once whatever the row count.
 DEFAULT_BATCH_SIZE = 16
@@ -72,21 +74,14 @@ class LocalTrainingOptions(_Options):
         default=None,
         metadata={"help": "Train on at most this many preference pairs (the first ones); None uses all."},
     )
-    balance_behaviours: bool = field(
-        default=False,
+    pair_order: str = field(
+        default="file",
         metadata={
-            "help": "With max_rows, take the pairs by the behaviour of their preferred answer in turn (a call, a "
-            "question, a refusal) instead of the first ones: a short run then sees as many pairs that prefer asking "
-            "or declining as pairs that prefer a call. Not a Nova recipe field."
-        },
-    )
-    balance_calls: bool = field(
-        default=False,
-        metadata={
-            "help": "With max_rows, take the pairs by what they teach about calling a tool, in turn (the preferred "
-            "answer calls; the non-preferred one calls and the preferred one asks or declines; neither calls) "
-            "instead of the first ones: a short run then sees as many pairs that reject a call as pairs that "
-            "prefer one. Not with balance_behaviours. Not a Nova recipe field."
+            "help": "Which pairs a run capped by max_rows takes: 'file', the first ones; 'behaviours', by the "
+            "behaviour of the preferred answer in turn (a call, a question, a refusal), so a short run sees as many "
+            "pairs that prefer asking or declining as pairs that prefer a call; 'calls', by what a pair teaches "
+            "about calling a tool in turn (the preferred answer calls; the non-preferred one calls and the "
+            "preferred one does not; neither calls). Each group in file order. Not a Nova recipe field."
         },
     )
     max_eval_rows: int | None = field(
@@ -177,8 +172,8 @@ class LocalTrainingOptions(_Options):
             raise ValueError(f"logging_steps must be at least 1, got {self.logging_steps}.")
         if not 0 <= self.sft_weight <= 10:
             raise ValueError(f"sft_weight must lie between 0 and 10, got {self.sft_weight}.")
-        if self.balance_behaviours and self.balance_calls:
-            raise ValueError("balance_behaviours and balance_calls each choose the pairs: set one of them.")
+        if self.pair_order not in PAIR_ORDERS:
+            raise ValueError(f"pair_order must be one of {', '.join(PAIR_ORDERS)}, got {self.pair_order!r}.")
 
 
 @dataclass

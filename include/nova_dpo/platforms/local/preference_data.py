@@ -145,3 +145,11 @@ def call_contrast(row: Mapping[str, list[Mapping[str, str]]]) -> str:
     if classify_answer(row["rejected"][0]["content"], offered).outcome == TOOL_CALL:
         return "rejects_call"
     return "no_call"
+
+
+# LocalTrainingOptions.pair_order -> the grouping read_preference_rows takes the pairs by in turn.
+PAIR_GROUPINGS: dict[str, Callable[[Mapping[str, list[Mapping[str, str]]]], str] | None] = {
+    "file": None,
+    "behaviours": preferred_behaviour,
+    "calls": call_contrast,
+}

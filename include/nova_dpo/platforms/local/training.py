@@ -57,7 +57,7 @@ from nova_dpo.platforms.local.model import (
     resolve_model_dir,
     write_directory_atomically,
 )
-from nova_dpo.platforms.local.preference_data import call_contrast, preferred_behaviour, read_preference_rows
+from nova_dpo.platforms.local.preference_data import PAIR_GROUPINGS, read_preference_rows
 from nova_dpo.platforms.local.schedule import cosine_annealing_scheduler
 from nova_dpo.platforms.local.shared_prompt import add_shared_prompt_forward
 
@@ -562,14 +562,9 @@ def train(
 
     args = build_dpo_config(training_config, options, output_dir)
     lora_config = build_lora_config(training_config, options)
-    balance_by = (
-        preferred_behaviour
-        if options.balance_behaviours
-        else call_contrast
-        if options.balance_calls
-        else None
+    train_rows = read_preference_rows(
+        train_path, options.max_rows, balance_by=PAIR_GROUPINGS[options.pair_order]
     )
-    train_rows = read_preference_rows(train_path, options.max_rows, balance_by=balance_by)
     validation_rows = read_preference_rows(validation_path, options.max_eval_rows) if validation_path else []
 
     model_dir = resolve_model_dir(base_model)

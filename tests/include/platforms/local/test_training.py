@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 import torch
 
-from nova_dpo.platforms.local.local_config import LocalTrainingOptions
+from nova_dpo.platforms.local.local_config import PAIR_ORDERS, LocalTrainingOptions
 from nova_dpo.platforms.local.model import load_model_and_tokenizer
 from nova_dpo.platforms.local.preference_data import (
+    PAIR_GROUPINGS,
     call_contrast,
     nova_record_to_preference_row,
     preferred_behaviour,
@@ -192,9 +193,10 @@ def test_the_dpo_loss_is_novas_sigmoid_with_an_optional_nll_term(
         LocalTrainingOptions(sft_weight=-1)
 
 
-def test_one_way_of_choosing_the_pairs_at_a_time():
-    with pytest.raises(ValueError, match="balance_behaviours and balance_calls"):
-        LocalTrainingOptions(balance_behaviours=True, balance_calls=True)
+def test_an_unknown_pair_order_is_refused_naming_the_known_ones():
+    with pytest.raises(ValueError, match="pair_order must be one of file, behaviours, calls"):
+        LocalTrainingOptions(pair_order="random")
+    assert set(PAIR_GROUPINGS) == set(PAIR_ORDERS)
 
 
 def test_missing_recipe_field_names_the_key(lora_training_config: dict[str, Any], tmp_path: Path):
